@@ -1,0 +1,3 @@
+from s3lite.cli import main
+
+main()

@@ -1,0 +1,37 @@
+"""HTTP Range headers, read the way Amazon S3 reads them (one range of bytes)."""
+
+import re
+
+from s3lite.errors import InvalidRange
+
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """Return the half-open span [start, end) that ``header`` asks for, or None for all of it.
+
+    A header S3 would not understand (several ranges, another unit, garbage) is ignored, as S3
+    ignores it; a well-formed range that lies outside the object raises InvalidRange.
+    """
+    if not header:
+        return None
+    match = RANGE.match(header.strip())
+    if not match or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first == "":
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise InvalidRange(f"suffix range {header!r} of an object of {size} bytes")
+        return max(size - suffix, 0), size
+    start = int(first)
+    end = size if last == "" else int(last) + 1
+    if last != "" and end <= start:
+        return None
+    if start >= size:
+        raise InvalidRange(f"range {header!r} starts beyond the object's {size} bytes")
+    return start, min(end, size)
+
+
+def content_range(start: int, end: int, size: int) -> str:
+    return f"bytes {start}-{end - 1}/{size}"
