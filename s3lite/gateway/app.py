@@ -1,0 +1,59 @@
+"""Building and running the gateway."""
+
+import logging
+
+from tornado.httpclient import AsyncHTTPClient
+from tornado.web import Application
+
+from s3lite import db
+from s3lite.config import GatewayConfig
+from s3lite.gateway import cluster_handlers, s3_handlers
+from s3lite.gateway.metadata import Metadata
+from s3lite.gateway.node_client import NodeClient
+from s3lite.gateway.nodes import NodeRegistry
+from s3lite.gateway.parts import PartRemover
+from s3lite.gateway.services import GatewayServices
+from s3lite.server import serve_until_stopped
+from s3lite.tasks import BackgroundTasks
+
+log = logging.getLogger(__name__)
+
+# Bodies of requests that are not object uploads (bucket creation, cluster JSON) stay small;
+# object uploads raise their own limit to the maximum object size.
+SMALL_BODY_LIMIT = 1024 * 1024
+# Parts of many uploads and downloads stream at once; each holds one connection to a node.
+MAX_NODE_CONNECTIONS = 1000
+
+
+def make_app(services: GatewayServices) -> Application:
+    # Cluster routes come first: "_cluster" is not a valid bucket name, so nothing is shadowed.
+    return Application(cluster_handlers.routes(services) + s3_handlers.routes(services))
+
+
+async def run(config: GatewayConfig) -> None:
+    client = await db.connect(config.mongo_uri, config.db_connect_seconds)
+    tasks = BackgroundTasks()
+    http = AsyncHTTPClient(
+        force_instance=True, max_clients=MAX_NODE_CONNECTIONS, max_body_size=1 << 50
+    )
+    try:
+        database = client[config.db]
+        metadata = Metadata(database)
+        registry = NodeRegistry(database, config.down_after_missed_heartbeats)
+        nodes = NodeClient(http, config.cluster_token)
+        remover = PartRemover(metadata, registry, nodes)
+        services = GatewayServices(config, metadata, registry, nodes, remover, tasks)
+        await metadata.ensure_indexes()
+        await registry.ensure_indexes()
+        tasks.spawn(remover.run(config.retry_deletes_seconds), "deferred part deletions")
+        await serve_until_stopped(
+            make_app(services),
+            config.host,
+            config.port,
+            max_body_size=SMALL_BODY_LIMIT,
+            idle_connection_timeout=300,
+        )
+    finally:
+        await tasks.close()
+        http.close()
+        await client.close()

@@ -1,0 +1,194 @@
+"""Buckets, objects and upload intents in the gateway's MongoDB database.
+
+Every change an object goes through is one single-document write, so no transaction is needed
+(FerretDB has none, and they would not scale anyway): an upload records its intent before any
+part is written, the object appears in one replace of its document, and a delete removes that
+document before its parts are deleted from the nodes.
+"""
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from s3lite.errors import BucketAlreadyOwnedByYou, BucketNotEmpty, NoSuchBucket, NoSuchKey
+from s3lite.s3.listing import ListEntry, ListPage, PageBuilder
+
+LISTING_BATCH = 1000
+LISTING_FIELDS = {"key": 1, "size": 1, "etag": 1, "last_modified": 1}
+
+
+def now() -> datetime:
+    # Milliseconds are all BSON keeps; trimming here makes a fresh record equal a stored one.
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    """Where one part of an object lives. ``role`` leaves room for parity parts."""
+
+    index: int
+    node_id: str
+    part_id: str
+    offset: int
+    size: int
+    sha256: str
+    role: str = "data"
+
+
+@dataclass(frozen=True)
+class ObjectRecord:
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    upload_id: str
+    parts: list[PartRecord]
+    content_type: str = "binary/octet-stream"
+    user_metadata: list[tuple[str, str]] = field(default_factory=list)
+    last_modified: datetime = field(default_factory=now)
+
+    def to_document(self) -> dict:
+        document = asdict(self)
+        document["user_metadata"] = [list(pair) for pair in self.user_metadata]
+        return document
+
+    @classmethod
+    def from_document(cls, document: dict) -> "ObjectRecord":
+        fields = {name: document[name] for name in cls.__dataclass_fields__}
+        fields["parts"] = [PartRecord(**part) for part in document["parts"]]
+        fields["user_metadata"] = [tuple(pair) for pair in document["user_metadata"]]
+        return cls(**fields)
+
+
+OBJECT_FIELDS = {name: 1 for name in ObjectRecord.__dataclass_fields__}
+
+
+class Metadata:
+    def __init__(self, database: AsyncDatabase):
+        self.buckets = database["buckets"]
+        self.objects = database["objects"]
+        self.intents = database["upload_intents"]
+        self.deferred_deletions = database["deferred_part_deletions"]
+
+    async def ensure_indexes(self) -> None:
+        await self.objects.create_index([("bucket", 1), ("key", 1)], unique=True)
+        await self.intents.create_index("started")
+        await self.deferred_deletions.create_index("node_id")
+
+    # Buckets
+
+    async def create_bucket(self, name: str) -> None:
+        try:
+            await self.buckets.insert_one({"_id": name, "created": now()})
+        except DuplicateKeyError:
+            raise BucketAlreadyOwnedByYou(bucket=name) from None
+
+    async def require_bucket(self, name: str) -> None:
+        if await self.buckets.find_one({"_id": name}, {"_id": 1}) is None:
+            raise NoSuchBucket(bucket=name)
+
+    async def list_buckets(self) -> list[tuple[str, datetime]]:
+        return [(b["_id"], b["created"]) async for b in self.buckets.find().sort("_id", 1)]
+
+    async def delete_bucket(self, name: str) -> None:
+        await self.require_bucket(name)
+        if await self.objects.find_one({"bucket": name}, {"_id": 1}) is not None:
+            raise BucketNotEmpty(bucket=name)
+        await self.buckets.delete_one({"_id": name})
+
+    # Objects
+
+    async def get_object(self, bucket: str, key: str) -> ObjectRecord:
+        document = await self.objects.find_one({"bucket": bucket, "key": key}, OBJECT_FIELDS)
+        if document is None:
+            await self.require_bucket(bucket)
+            raise NoSuchKey(bucket=bucket, key=key)
+        return ObjectRecord.from_document(document)
+
+    async def commit_object(self, record: ObjectRecord) -> ObjectRecord | None:
+        """Make ``record`` the object at its key in one atomic write; answer the one it replaced."""
+        selector = {"bucket": record.bucket, "key": record.key}
+        for attempt in range(2):
+            try:
+                previous = await self.objects.find_one_and_replace(
+                    selector,
+                    record.to_document(),
+                    projection=OBJECT_FIELDS,
+                    upsert=True,
+                    return_document=ReturnDocument.BEFORE,
+                )
+                break
+            except DuplicateKeyError:
+                # Two first writes of one key raced to insert; the loser replaces the winner.
+                if attempt:
+                    raise
+        return ObjectRecord.from_document(previous) if previous else None
+
+    async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
+        document = await self.objects.find_one_and_delete(
+            {"bucket": bucket, "key": key}, projection=OBJECT_FIELDS
+        )
+        if document is None:
+            await self.require_bucket(bucket)
+            return None
+        return ObjectRecord.from_document(document)
+
+    async def list_objects(self, bucket: str, builder: PageBuilder) -> ListPage:
+        """Fill a listing page from the objects of a bucket, reading keys in order in batches
+        and jumping over each common prefix instead of reading through it."""
+        await self.require_bucket(bucket)
+        while not builder.done:
+            lower, inclusive = builder.lower_bound
+            keys = {"$gte" if inclusive else "$gt": lower}
+            if builder.upper_bound is not None:
+                keys["$lt"] = builder.upper_bound
+            cursor = (
+                self.objects.find({"bucket": bucket, "key": keys}, LISTING_FIELDS)
+                .sort("key", 1)
+                .limit(LISTING_BATCH)
+            )
+            read = 0
+            async for document in cursor:
+                read += 1
+                entry = ListEntry(
+                    document["key"],
+                    document["size"],
+                    document["etag"],
+                    document["last_modified"],
+                )
+                if builder.offer(entry) or builder.done:
+                    break
+            else:
+                if read < LISTING_BATCH:
+                    break  # no keys left
+        return builder.page()
+
+    # Upload intents: written before the first part, so an interrupted upload can be found
+
+    async def record_intent(self, upload_id: str, bucket: str, key: str, parts: list[dict]) -> None:
+        await self.intents.insert_one(
+            {"_id": upload_id, "bucket": bucket, "key": key, "parts": parts, "started": now()}
+        )
+
+    async def drop_intent(self, upload_id: str) -> None:
+        await self.intents.delete_one({"_id": upload_id})
+
+    # Part deletions a node could not take when asked
+
+    async def defer_deletion(self, node_id: str, part_id: str, size: int) -> None:
+        await self.deferred_deletions.replace_one(
+            {"_id": part_id},
+            {"_id": part_id, "node_id": node_id, "size": size, "since": now()},
+            upsert=True,
+        )
+
+    async def deferred_deletions_on(self, node_ids: set[str], limit: int) -> list[dict]:
+        cursor = self.deferred_deletions.find({"node_id": {"$in": sorted(node_ids)}}).limit(limit)
+        return [document async for document in cursor]
+
+    async def forget_deletion(self, part_id: str) -> None:
+        await self.deferred_deletions.delete_one({"_id": part_id})

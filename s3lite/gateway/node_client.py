@@ -1,0 +1,198 @@
+"""The gateway's side of the node API: parts streamed out to nodes and back, never held whole.
+
+Flow control runs end to end: a part upload takes a chunk only when the node's connection has
+room for it (``PartSender.write`` waits otherwise), and a part download hands each chunk to an
+awaitable sink, which Tornado waits for before reading more from the node.
+"""
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from tornado.queues import Queue, QueueFull
+
+from s3lite.errors import NodeUnavailable, PartCorrupted
+
+log = logging.getLogger(__name__)
+
+CHUNKS_IN_FLIGHT = 8  # per part being sent; with 64 KiB chunks about half a MiB
+CONNECT_SECONDS = 5.0
+# A part of a large object may take a long time to stream; slowness is bounded elsewhere
+# (the client's idle timeout, the node's), not by a total time per part.
+TRANSFER_SECONDS = 24 * 3600.0
+SMALL_REQUEST_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    size: int
+    sha256: str
+
+
+class NodeClient:
+    def __init__(self, http: AsyncHTTPClient, cluster_token: str):
+        self.http = http
+        self.auth = {"Authorization": f"Bearer {cluster_token}"}
+
+    def part_url(self, node_url: str, part_id: str) -> str:
+        return f"{node_url}/_node/parts/{part_id}"
+
+    def sender(self, node_id: str, node_url: str, part_id: str, size: int) -> "PartSender":
+        return PartSender(self, node_id, self.part_url(node_url, part_id), size)
+
+    async def stat(self, node_id: str, node_url: str, part_id: str) -> PartInfo:
+        try:
+            response = await self.http.fetch(
+                self.part_url(node_url, part_id),
+                method="HEAD",
+                headers=self.auth,
+                connect_timeout=CONNECT_SECONDS,
+                request_timeout=SMALL_REQUEST_SECONDS,
+            )
+        except (HTTPClientError, OSError) as error:
+            raise NodeUnavailable(f"node {node_id} cannot serve part {part_id}: {error}") from None
+        return PartInfo(int(response.headers["X-Part-Size"]), response.headers["X-Part-Sha256"])
+
+    async def delete(self, node_url: str, part_id: str) -> None:
+        """Delete a part; raises when the node cannot be reached or refuses."""
+        await self.http.fetch(
+            self.part_url(node_url, part_id),
+            method="DELETE",
+            headers=self.auth,
+            connect_timeout=CONNECT_SECONDS,
+            request_timeout=SMALL_REQUEST_SECONDS,
+        )
+
+    async def read(
+        self,
+        node_id: str,
+        node_url: str,
+        part_id: str,
+        start: int,
+        end: int,
+        sink: Callable[[bytes], Awaitable[None]],
+    ) -> str:
+        """Stream bytes [start, end) of a part into ``sink``; answer their SHA-256."""
+        status: list[int] = []
+        digest = hashlib.sha256()
+        received = 0
+
+        def on_header(line: str) -> None:
+            if line.startswith("HTTP/"):
+                status.append(int(line.split()[1]))
+
+        async def on_chunk(chunk: bytes) -> None:
+            nonlocal received
+            if status and status[-1] not in (200, 206):
+                return  # an error body; the status says enough
+            received += len(chunk)
+            digest.update(chunk)
+            await sink(chunk)
+
+        try:
+            await self.http.fetch(
+                self.part_url(node_url, part_id),
+                headers={**self.auth, "Range": f"bytes={start}-{end - 1}"},
+                header_callback=on_header,
+                streaming_callback=on_chunk,
+                connect_timeout=CONNECT_SECONDS,
+                request_timeout=TRANSFER_SECONDS,
+            )
+        except (HTTPClientError, OSError) as error:
+            raise NodeUnavailable(f"node {node_id} failed to send {part_id}: {error}") from None
+        if received != end - start:
+            raise PartCorrupted(
+                f"node {node_id} sent {received} of {end - start} bytes of part {part_id}"
+            )
+        return digest.hexdigest()
+
+
+class UploadAborted(Exception):
+    """Raised inside a part's body producer so that Tornado drops the node connection."""
+
+
+ABORT = object()
+
+
+class PartSender:
+    """One part streaming to its node: ``write`` its bytes as they arrive, then ``finish``."""
+
+    def __init__(self, client: NodeClient, node_id: str, url: str, size: int):
+        self.client = client
+        self.node_id = node_id
+        self.url = url
+        self.size = size
+        self.sent = 0
+        self.closed = False
+        self.digest = hashlib.sha256()
+        self.queue: Queue = Queue(maxsize=CHUNKS_IN_FLIGHT)
+        self.response = asyncio.ensure_future(self.send())
+
+    async def send(self) -> PartInfo:
+        async def produce(write) -> None:
+            while (chunk := await self.queue.get()) is not None:
+                if chunk is ABORT:
+                    raise UploadAborted(self.url)
+                await write(chunk)
+
+        try:
+            response = await self.client.http.fetch(
+                self.url,
+                method="PUT",
+                headers={**self.client.auth, "Content-Length": str(self.size)},
+                body_producer=produce,
+                connect_timeout=CONNECT_SECONDS,
+                request_timeout=TRANSFER_SECONDS,
+            )
+        except (HTTPClientError, OSError) as error:
+            raise NodeUnavailable(f"node {self.node_id} refused {self.url}: {error}") from None
+        answer = json.loads(response.body)
+        return PartInfo(answer["size"], answer["sha256"])
+
+    async def put(self, item: bytes | None) -> None:
+        try:
+            self.queue.put_nowait(item)
+            return
+        except QueueFull:
+            pass
+        # The node is behind: wait for room, unless the node gives up first.
+        put = asyncio.ensure_future(self.queue.put(item))
+        await asyncio.wait({put, self.response}, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():
+            put.cancel()
+            await self.response  # raises why the node stopped
+            raise NodeUnavailable(f"node {self.node_id} answered before {self.url} was sent")
+
+    async def write(self, chunk: bytes) -> None:
+        self.sent += len(chunk)
+        self.digest.update(chunk)
+        await self.put(chunk)
+
+    async def close(self) -> None:
+        """Tell the node the part is complete; its answer comes with ``finish``."""
+        if not self.closed:
+            self.closed = True
+            await self.put(None)
+
+    async def finish(self) -> PartInfo:
+        """End the part and check that the node kept exactly the bytes sent."""
+        await self.close()
+        stored = await self.response
+        sent = PartInfo(self.sent, self.digest.hexdigest())
+        if stored != sent:
+            raise PartCorrupted(f"node {self.node_id} stored {stored} for {self.url}, sent {sent}")
+        return stored
+
+    def abort(self) -> None:
+        """Drop the connection to the node, which then discards what it received."""
+        if self.response.done():
+            return
+        while self.queue.qsize():
+            self.queue.get_nowait()
+        self.queue.put_nowait(ABORT)
+        # Nobody awaits an aborted part; fetch its outcome so it is not reported as lost.
+        self.response.add_done_callback(lambda done: done.cancelled() or done.exception())

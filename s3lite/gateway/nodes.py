@@ -1,0 +1,166 @@
+"""The gateway's list of storage nodes: who joined, who is up, and how full each one is.
+
+Every node that ever registered stays in the ``nodes`` collection for ever. A node is up while
+its heartbeats keep arriving; nothing needs to mark it down, its status is read off the time of
+its last heartbeat. ``bytes_assigned`` counts the bytes of every part placed on a node, from the
+moment it is placed (so concurrent uploads see each other) until it is deleted: placement
+ranks nodes by it. It lives in the database, so every gateway sharing it sees the same numbers.
+"""
+
+import asyncio
+import secrets
+import urllib.parse
+from datetime import UTC, datetime, timedelta
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from s3lite.errors import InvalidArgument, NodeUnavailable, NodeUrlConflict, UnknownNode
+from s3lite.gateway.placement import NodeLoad, choose_nodes
+
+# Heartbeats of less than this are not trusted to arrive on time (scheduling, GC pauses).
+MIN_DOWN_AFTER_SECONDS = 2.0
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_node_id() -> str:
+    return "node-" + secrets.token_hex(6)
+
+
+def check_url(url: object) -> str:
+    if not isinstance(url, str):
+        raise InvalidArgument("url must be a string")
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InvalidArgument(f"url {url!r} is not an http(s) URL")
+    return url.rstrip("/")
+
+
+def check_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgument(f"{name} must be a whole number of at least 0")
+    return value
+
+
+def check_seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise InvalidArgument("heartbeat_seconds must be a positive number")
+    return float(value)
+
+
+class NodeRegistry:
+    def __init__(self, database: AsyncDatabase, down_after_missed_heartbeats: int):
+        self.nodes = database["nodes"]
+        self.missed = down_after_missed_heartbeats
+        self.placement_lock = asyncio.Lock()
+
+    async def ensure_indexes(self) -> None:
+        await self.nodes.create_index("url")
+
+    def is_up(self, node: dict, at: datetime) -> bool:
+        window = max(self.missed * node.get("heartbeat_seconds", 5.0), MIN_DOWN_AFTER_SECONDS)
+        return at - node["last_seen"] <= timedelta(seconds=window)
+
+    async def check_url_free(self, url: str, node_id: str | None) -> None:
+        at = now()
+        async for other in self.nodes.find({"url": url, "_id": {"$ne": node_id}}):
+            if self.is_up(other, at):
+                raise NodeUrlConflict(f"node {other['_id']} is registered at {url} and is up")
+
+    async def register(self, document: dict) -> str:
+        """Register a new node or welcome back a known one; answer its id."""
+        node_id = document.get("node_id")
+        if node_id is not None and not isinstance(node_id, str):
+            raise InvalidArgument("node_id must be a string or null")
+        url = check_url(document.get("url"))
+        fields = {
+            "url": url,
+            "capacity_bytes": check_count("capacity_bytes", document.get("capacity_bytes", 0)),
+            "heartbeat_seconds": check_seconds(document.get("heartbeat_seconds", 5.0)),
+            "last_seen": now(),
+        }
+        await self.check_url_free(url, node_id)
+        if node_id is None:
+            node_id = new_node_id()
+            await self.nodes.insert_one(
+                {
+                    "_id": node_id,
+                    **fields,
+                    "registered_at": fields["last_seen"],
+                    "bytes_stored": 0,
+                    "parts_stored": 0,
+                    "bytes_assigned": 0,
+                }
+            )
+            return node_id
+        if (await self.nodes.update_one({"_id": node_id}, {"$set": fields})).matched_count == 0:
+            raise UnknownNode(f"no node {node_id} was ever registered here")
+        return node_id
+
+    async def heartbeat(self, node_id: str, document: dict) -> None:
+        fields = {
+            "bytes_stored": check_count("bytes_stored", document.get("bytes_stored", 0)),
+            "parts_stored": check_count("parts_stored", document.get("parts_stored", 0)),
+            "last_seen": now(),
+        }
+        if "url" in document:
+            fields["url"] = check_url(document["url"])
+            await self.check_url_free(fields["url"], node_id)
+        if "capacity_bytes" in document:
+            fields["capacity_bytes"] = check_count("capacity_bytes", document["capacity_bytes"])
+        if "heartbeat_seconds" in document:
+            fields["heartbeat_seconds"] = check_seconds(document["heartbeat_seconds"])
+        if (await self.nodes.update_one({"_id": node_id}, {"$set": fields})).matched_count == 0:
+            raise UnknownNode(f"no node {node_id} was ever registered here")
+
+    async def describe_all(self) -> list[dict]:
+        at = now()
+        return [
+            {
+                "node_id": node["_id"],
+                "url": node["url"],
+                "status": "up" if self.is_up(node, at) else "down",
+                "bytes_stored": node["bytes_stored"],
+                "parts_stored": node["parts_stored"],
+                "bytes_assigned": node["bytes_assigned"],
+                "capacity_bytes": node["capacity_bytes"],
+                "registered_at": node["registered_at"].isoformat(),
+                "last_seen": node["last_seen"].isoformat(),
+            }
+            async for node in self.nodes.find().sort("registered_at", 1)
+        ]
+
+    async def url_of(self, node_id: str) -> str:
+        node = await self.nodes.find_one({"_id": node_id}, {"url": 1})
+        if node is None:
+            raise NodeUnavailable(f"node {node_id} is not registered")
+        return node["url"]
+
+    async def up_node_ids(self) -> set[str]:
+        at = now()
+        return {node["_id"] async for node in self.nodes.find() if self.is_up(node, at)}
+
+    async def place(self, count: int, part_sizes: list[int]) -> list[str]:
+        """Choose ``count`` nodes for parts of these sizes and count the bytes as theirs now.
+
+        The lock keeps this gateway's concurrent uploads from reading the same fill levels
+        before either has added its own; gateways sharing the database can still overlap by
+        a part or two, which the next placements even out.
+        """
+        async with self.placement_lock:
+            at = now()
+            loads = [
+                NodeLoad(node["_id"], node["bytes_assigned"], node["capacity_bytes"])
+                async for node in self.nodes.find()
+                if self.is_up(node, at)
+            ]
+            chosen = choose_nodes(loads, count, max(part_sizes))
+            for node_id, size in zip(chosen, part_sizes, strict=True):
+                await self.adjust_assigned(node_id, size)
+            return chosen
+
+    async def adjust_assigned(self, node_id: str, delta: int) -> None:
+        if delta:
+            await self.nodes.update_one({"_id": node_id}, {"$inc": {"bytes_assigned": delta}})

@@ -1,0 +1,62 @@
+"""Deleting parts from their nodes, now if the node answers, else as soon as it is back.
+
+A part is deleted only after no object refers to it any more, so a delete that must wait harms
+nothing but space; the wait is recorded in the database so that no gateway forgets it.
+"""
+
+import asyncio
+import logging
+
+from s3lite.gateway.metadata import Metadata, PartRecord
+from s3lite.gateway.node_client import NodeClient
+from s3lite.gateway.nodes import NodeRegistry
+
+log = logging.getLogger(__name__)
+
+RETRY_BATCH = 100
+
+
+class PartRemover:
+    def __init__(self, metadata: Metadata, registry: NodeRegistry, nodes: NodeClient):
+        self.metadata = metadata
+        self.registry = registry
+        self.nodes = nodes
+
+    async def delete_now(self, node_id: str, part_id: str, size: int) -> bool:
+        """Try once; on success the node's share of placed bytes shrinks by the part's size."""
+        try:
+            await self.nodes.delete(await self.registry.url_of(node_id), part_id)
+        except Exception as error:  # noqa: BLE001 - any failure just means "try again later"
+            log.warning("cannot delete part %s on node %s now: %s", part_id, node_id, error)
+            return False
+        await self.registry.adjust_assigned(node_id, -size)
+        return True
+
+    async def remove(self, parts: list[PartRecord]) -> None:
+        results = await asyncio.gather(
+            *(self.delete_now(part.node_id, part.part_id, part.size) for part in parts)
+        )
+        for part, deleted in zip(parts, results, strict=True):
+            if not deleted:
+                await self.metadata.defer_deletion(part.node_id, part.part_id, part.size)
+
+    async def retry_deferred(self) -> int:
+        """Delete deferred parts on nodes that are up again; answer how many went."""
+        up = await self.registry.up_node_ids()
+        if not up:
+            return 0
+        done = 0
+        for pending in await self.metadata.deferred_deletions_on(up, RETRY_BATCH):
+            if await self.delete_now(pending["node_id"], pending["_id"], pending["size"]):
+                await self.metadata.forget_deletion(pending["_id"])
+                done += 1
+        return done
+
+    async def run(self, interval_seconds: float) -> None:
+        while True:
+            await asyncio.sleep(interval_seconds)
+            try:
+                if done := await self.retry_deferred():
+                    log.info("deleted %d deferred parts", done)
+            except Exception:
+                log.exception("retrying deferred part deletions failed; will try again")

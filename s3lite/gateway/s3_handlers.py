@@ -1,0 +1,318 @@
+"""The object API: Amazon S3, path style. Handlers stay thin; the work is in the services."""
+
+import logging
+import secrets
+import sys
+
+from pymongo.errors import ConnectionFailure
+from tornado.web import HTTPError, RequestHandler, stream_request_body
+
+from s3lite import errors
+from s3lite.byteranges import content_range, parse_range
+from s3lite.gateway.services import GatewayServices
+from s3lite.gateway.spool import Spool
+from s3lite.gateway.upload import ObjectInfo, ObjectUpload, parse_content_md5
+from s3lite.s3 import xml
+from s3lite.s3.errors import s3_status_and_code
+from s3lite.s3.listing import (
+    ListPage,
+    PageBuilder,
+    parse_max_keys,
+    start_bound,
+    validate_encoding_type,
+)
+from s3lite.s3.names import validate_bucket_name, validate_key
+
+log = logging.getLogger(__name__)
+
+OWNER = ("s3lite", "s3lite")
+USER_METADATA_PREFIX = "x-amz-meta-"
+DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+UNSUPPORTED_BUCKET_QUERIES = {
+    "acl",
+    "cors",
+    "lifecycle",
+    "location",
+    "logging",
+    "notification",
+    "policy",
+    "replication",
+    "tagging",
+    "uploads",
+    "versioning",
+    "versions",
+    "website",
+    "encryption",
+    "delete",
+    "object-lock",
+    "ownershipControls",
+    "publicAccessBlock",
+    "accelerate",
+    "requestPayment",
+}
+UNSUPPORTED_OBJECT_QUERIES = {
+    "acl",
+    "tagging",
+    "uploads",
+    "uploadId",
+    "partNumber",
+    "retention",
+    "legal-hold",
+    "attributes",
+    "restore",
+    "torrent",
+    "select",
+}
+UNSUPPORTED_HEADERS = ("x-amz-copy-source",)
+
+
+class S3Handler(RequestHandler):
+    """Common ground of the object API: request ids and S3 XML errors."""
+
+    def initialize(self, services: GatewayServices) -> None:
+        self.services = services
+        self.request_id = secrets.token_hex(8).upper()
+
+    def set_default_headers(self) -> None:
+        self.set_header("x-amz-request-id", self.request_id)
+        self.set_header("Server", "s3lite")
+
+    def compute_etag(self):
+        return None  # ETags are the objects' own, never a hash of the response
+
+    def refuse_unsupported(self, queries: set[str]) -> None:
+        asked = [name for name in self.request.query_arguments if name in queries]
+        asked += [name for name in UNSUPPORTED_HEADERS if name in self.request.headers]
+        if asked:
+            raise errors.NotImplementedYet(f"{asked[0]} is not supported by s3lite yet")
+
+    def log_exception(self, typ, value, tb):
+        if isinstance(value, errors.S3liteError | HTTPError):
+            log.info("%s %s: %s", self.request.method, self.request.path, value)
+        else:
+            super().log_exception(typ, value, tb)
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        error = kwargs.get("exc_info", (None, None))[1]
+        if isinstance(error, ConnectionFailure):
+            error = errors.DatabaseUnavailable("the metadata database cannot be reached")
+        extra = {}
+        if isinstance(error, errors.S3liteError):
+            status_code, code = s3_status_and_code(error)
+            message = error.message
+            for name, value in error.details.items():
+                extra[{"bucket": "BucketName", "key": "Key"}.get(name, name)] = str(value)
+        elif isinstance(error, HTTPError) and status_code < 500:
+            code, message = "InvalidRequest", error.log_message or error.reason or "bad request"
+        else:
+            status_code, code, message = 500, "InternalError", "We encountered an internal error."
+        self.set_status(status_code)
+        if self.request.method == "HEAD":
+            self.finish()
+            return
+        self.set_header("Content-Type", "application/xml")
+        self.finish(xml.error_xml(code, message, self.request.path, self.request_id, **extra))
+
+    def fail_now(self) -> None:
+        """Answer the current exception at once, from inside ``data_received``."""
+        self.send_error(exc_info=sys.exc_info())
+
+    def write_xml(self, body: bytes) -> None:
+        self.set_header("Content-Type", "application/xml")
+        self.finish(body)
+
+
+class ServiceHandler(S3Handler):
+    async def get(self):
+        buckets = await self.services.metadata.list_buckets()
+        self.write_xml(xml.list_buckets_xml(buckets, *OWNER))
+
+
+class BucketHandler(S3Handler):
+    async def prepare(self):
+        validate_bucket_name(self.path_args[0])
+        self.refuse_unsupported(UNSUPPORTED_BUCKET_QUERIES)
+
+    async def put(self, bucket: str):
+        try:
+            await self.services.metadata.create_bucket(bucket)
+        except errors.BucketAlreadyOwnedByYou:
+            pass  # us-east-1 answers a repeated create of your own bucket with 200
+        self.set_header("Location", f"/{bucket}")
+        self.finish()
+
+    async def head(self, bucket: str):
+        await self.services.metadata.require_bucket(bucket)
+        self.finish()
+
+    async def delete(self, bucket: str):
+        await self.services.metadata.delete_bucket(bucket)
+        self.set_status(204)
+        self.finish()
+
+    async def get(self, bucket: str):
+        arguments = ListArguments(self)
+        page = await self.services.metadata.list_objects(bucket, arguments.page_builder())
+        self.write_xml(arguments.render(bucket, page))
+
+
+@stream_request_body
+class ObjectHandler(S3Handler):
+    upload: ObjectUpload | None = None
+    spool: Spool | None = None
+
+    async def prepare(self):
+        bucket, key = self.path_args
+        validate_bucket_name(bucket)
+        validate_key(key)
+        self.refuse_unsupported(UNSUPPORTED_OBJECT_QUERIES)
+        if self.request.method == "PUT":
+            await self.start_upload(bucket, key)
+
+    async def start_upload(self, bucket: str, key: str) -> None:
+        await self.services.metadata.require_bucket(bucket)
+        headers = self.request.headers
+        limit = self.services.config.max_object_size
+        length = headers.get("Content-Length")
+        chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
+        if length is None and not chunked:
+            raise errors.MissingContentLength()
+        if length is not None and int(length) > limit:
+            raise errors.EntityTooLarge(f"{length} bytes is more than the limit of {limit}")
+        self.request.connection.set_max_body_size(limit)
+        self.upload = self.services.new_upload(
+            ObjectInfo(
+                bucket=bucket,
+                key=key,
+                content_type=headers.get("Content-Type", DEFAULT_CONTENT_TYPE),
+                user_metadata=[
+                    (name.lower(), value)
+                    for name, value in headers.get_all()
+                    if name.lower().startswith(USER_METADATA_PREFIX)
+                ],
+                content_md5=parse_content_md5(headers.get("Content-MD5")),
+            )
+        )
+        if length is None:
+            self.spool = Spool(limit)
+        else:
+            await self.upload.begin(int(length))
+
+    async def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
+        try:
+            if self.spool is not None:
+                await self.spool.write(chunk)
+            else:
+                await self.upload.write(chunk)
+        except Exception:
+            self.fail_now()
+
+    async def put(self, bucket: str, key: str):
+        if self.spool is not None:
+            await self.upload.begin(self.spool.size)
+            async for block in self.spool.read():
+                await self.upload.write(block)
+        record = await self.upload.commit()
+        self.upload = None
+        self.set_header("ETag", f'"{record.etag}"')
+        self.finish()
+
+    def on_finish(self):
+        self.release_upload()
+
+    def on_connection_close(self):
+        self.release_upload()
+
+    def release_upload(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
+        if self.upload is not None:
+            upload, self.upload = self.upload, None
+            self.services.tasks.spawn(upload.abort(), f"abort upload {upload.upload_id}")
+
+    async def head(self, bucket: str, key: str):
+        await self.send_object(bucket, key, with_body=False)
+
+    async def get(self, bucket: str, key: str):
+        await self.send_object(bucket, key, with_body=True)
+
+    async def send_object(self, bucket: str, key: str, with_body: bool) -> None:
+        record = await self.services.metadata.get_object(bucket, key)
+        span = parse_range(self.request.headers.get("Range"), record.size)
+        start, end = span or (0, record.size)
+        reader = self.services.reader(record, start, end)
+        if with_body:
+            await reader.check_available()
+        if span is not None:
+            self.set_status(206)
+            self.set_header("Content-Range", content_range(start, end, record.size))
+        self.set_header("Content-Length", end - start)
+        self.set_header("Content-Type", record.content_type)
+        self.set_header("ETag", f'"{record.etag}"')
+        self.set_header("Last-Modified", xml.http_date(record.last_modified))
+        self.set_header("Accept-Ranges", "bytes")
+        for name, value in record.user_metadata:
+            self.set_header(name, value)
+        if not with_body:
+            self.finish()
+            return
+        try:
+            await reader.stream(self.write_and_flush)
+        except errors.S3liteError as error:
+            # The status line is gone already: cutting the connection is the only honest
+            # way left to tell the client that what it got is not the object.
+            log.error("GET /%s/%s cut short: %s", bucket, key, error)
+            self.request.connection.close()
+
+    async def write_and_flush(self, chunk: bytes) -> None:
+        self.write(chunk)
+        await self.flush()
+
+    async def delete(self, bucket: str, key: str):
+        await self.services.delete_object(bucket, key)
+        self.set_status(204)
+        self.finish()
+
+
+class ListArguments:
+    """ListObjectsV2's query parameters, checked."""
+
+    def __init__(self, handler: RequestHandler):
+        if handler.get_query_argument("list-type", None) != "2":
+            raise errors.NotImplementedYet("only ListObjectsV2 (list-type=2) is supported yet")
+        argument = handler.get_query_argument
+        self.prefix = argument("prefix", "")
+        self.delimiter = argument("delimiter", None) or None
+        self.max_keys = parse_max_keys(argument("max-keys", None))
+        self.start_after = argument("start-after", None)
+        self.continuation_token = argument("continuation-token", None)
+        self.encoding_type = argument("encoding-type", None)
+        validate_encoding_type(self.encoding_type)
+
+    def page_builder(self) -> PageBuilder:
+        start = start_bound(self.start_after, self.continuation_token)
+        return PageBuilder(self.prefix, self.delimiter, self.max_keys, start)
+
+    def render(self, bucket: str, page: ListPage) -> bytes:
+        return xml.list_objects_v2_xml(
+            page,
+            bucket=bucket,
+            prefix=self.prefix,
+            delimiter=self.delimiter,
+            max_keys=self.max_keys,
+            start_after=self.start_after,
+            continuation_token=self.continuation_token,
+            encoding_type=self.encoding_type,
+        )
+
+
+def routes(services: GatewayServices) -> list:
+    dependencies = {"services": services}
+    return [
+        (r"/", ServiceHandler, dependencies),
+        (r"/([^/]+)/?", BucketHandler, dependencies),
+        (r"/([^/]+)/(.+)", ObjectHandler, dependencies),
+    ]

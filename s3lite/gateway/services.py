@@ -1,0 +1,33 @@
+"""Everything the gateway's handlers need, built once per process and handed to each handler."""
+
+from dataclasses import dataclass
+
+from s3lite.config import GatewayConfig
+from s3lite.gateway.download import ObjectReader
+from s3lite.gateway.metadata import Metadata, ObjectRecord
+from s3lite.gateway.node_client import NodeClient
+from s3lite.gateway.nodes import NodeRegistry
+from s3lite.gateway.parts import PartRemover
+from s3lite.gateway.upload import ObjectInfo, ObjectUpload
+from s3lite.tasks import BackgroundTasks
+
+
+@dataclass
+class GatewayServices:
+    config: GatewayConfig
+    metadata: Metadata
+    registry: NodeRegistry
+    nodes: NodeClient
+    remover: PartRemover
+    tasks: BackgroundTasks
+
+    def new_upload(self, info: ObjectInfo) -> ObjectUpload:
+        return ObjectUpload(info, self.metadata, self.registry, self.nodes, self.remover)
+
+    def reader(self, record: ObjectRecord, start: int, end: int) -> ObjectReader:
+        return ObjectReader(record, start, end, self.registry, self.nodes)
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        removed = await self.metadata.delete_object(bucket, key)
+        if removed is not None:
+            await self.remover.remove(removed.parts)

@@ -1,0 +1,183 @@
+"""The one lifecycle of an object upload: place, record intent, stream parts, check, commit.
+
+``begin`` chooses six nodes and records the upload's intent before any byte goes out, so that
+parts of an upload that never finishes can always be found. ``write`` cuts the body at the part
+boundaries and streams each part to its node as its bytes arrive. ``commit`` checks every part
+against what was sent and makes the object visible in one atomic metadata write, then deletes
+what it replaced. ``abort`` drops everything the upload wrote; it runs on any failure.
+"""
+
+import base64
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+
+from s3lite.errors import BadDigest, IncompleteBody, InvalidDigest
+from s3lite.gateway.metadata import Metadata, ObjectRecord, PartRecord
+from s3lite.gateway.node_client import NodeClient, PartSender
+from s3lite.gateway.nodes import NodeRegistry
+from s3lite.gateway.parts import PartRemover
+from s3lite.gateway.splitting import PARTS_PER_OBJECT, Span, part_boundaries
+
+log = logging.getLogger(__name__)
+
+
+def parse_content_md5(header: str | None) -> bytes | None:
+    if header is None:
+        return None
+    try:
+        digest = base64.b64decode(header, validate=True)
+    except ValueError:
+        digest = b""
+    if len(digest) != 16:
+        raise InvalidDigest(f"Content-MD5 {header!r} is not a base64 MD5 digest")
+    return digest
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the client said about the object, kept with it."""
+
+    bucket: str
+    key: str
+    content_type: str
+    user_metadata: list[tuple[str, str]]
+    content_md5: bytes | None = None
+
+
+@dataclass
+class PlannedPart:
+    span: Span
+    node_id: str
+    part_id: str
+    sender: PartSender | None = None
+
+
+class ObjectUpload:
+    def __init__(
+        self,
+        info: ObjectInfo,
+        metadata: Metadata,
+        registry: NodeRegistry,
+        nodes: NodeClient,
+        remover: PartRemover,
+    ):
+        self.info = info
+        self.metadata = metadata
+        self.registry = registry
+        self.nodes = nodes
+        self.remover = remover
+        self.upload_id = secrets.token_hex(12)
+        self.size = 0
+        self.received = 0
+        self.md5 = hashlib.md5()
+        self.parts: list[PlannedPart] = []
+        self.current = 0
+        self.state = "new"  # new -> streaming -> committed | aborted
+
+    async def begin(self, size: int) -> None:
+        self.size = size
+        spans = part_boundaries(size)
+        node_ids = await self.registry.place(PARTS_PER_OBJECT, [span.size for span in spans])
+        self.parts = [
+            PlannedPart(span, node_id, f"{self.upload_id}.{span.index}")
+            for span, node_id in zip(spans, node_ids, strict=True)
+        ]
+        self.state = "streaming"
+        await self.metadata.record_intent(
+            self.upload_id,
+            self.info.bucket,
+            self.info.key,
+            [
+                {
+                    "index": p.span.index,
+                    "node_id": p.node_id,
+                    "part_id": p.part_id,
+                    "size": p.span.size,
+                }
+                for p in self.parts
+            ],
+        )
+        await self.open_parts()
+
+    async def open_parts(self) -> None:
+        """Start the current part if it has not started; close parts with nothing to receive."""
+        while self.current < len(self.parts):
+            part = self.parts[self.current]
+            if part.sender is None:
+                node_url = await self.registry.url_of(part.node_id)
+                part.sender = self.nodes.sender(
+                    part.node_id, node_url, part.part_id, part.span.size
+                )
+            if part.sender.sent < part.span.size:
+                return
+            await part.sender.close()
+            self.current += 1
+
+    async def write(self, data: bytes) -> None:
+        self.received += len(data)
+        if self.received > self.size:
+            raise IncompleteBody(f"the body is longer than the {self.size} bytes announced")
+        self.md5.update(data)
+        view = memoryview(data)
+        while view:
+            part = self.parts[self.current]
+            room = part.span.size - part.sender.sent
+            piece = view[:room]
+            await part.sender.write(data if len(piece) == len(data) else bytes(piece))
+            view = view[len(piece) :]
+            await self.open_parts()
+
+    async def commit(self) -> ObjectRecord:
+        if self.received != self.size:
+            raise IncompleteBody(f"{self.received} of {self.size} bytes arrived")
+        md5 = self.md5.digest()
+        if self.info.content_md5 is not None and md5 != self.info.content_md5:
+            raise BadDigest(bucket=self.info.bucket, key=self.info.key)
+        stored = [await part.sender.finish() for part in self.parts]
+        record = ObjectRecord(
+            bucket=self.info.bucket,
+            key=self.info.key,
+            size=self.size,
+            etag=md5.hex(),
+            upload_id=self.upload_id,
+            content_type=self.info.content_type,
+            user_metadata=self.info.user_metadata,
+            parts=[
+                PartRecord(
+                    index=part.span.index,
+                    node_id=part.node_id,
+                    part_id=part.part_id,
+                    offset=part.span.offset,
+                    size=info.size,
+                    sha256=info.sha256,
+                )
+                for part, info in zip(self.parts, stored, strict=True)
+            ],
+        )
+        await self.metadata.require_bucket(self.info.bucket)
+        replaced = await self.metadata.commit_object(record)
+        self.state = "committed"
+        await self.metadata.drop_intent(self.upload_id)
+        if replaced is not None:
+            await self.remover.remove(replaced.parts)
+        return record
+
+    async def abort(self) -> None:
+        """Undo an upload that will not commit; safe to call in any state, and twice."""
+        if self.state != "streaming":
+            return
+        self.state = "aborted"
+        for part in self.parts:
+            if part.sender is not None:
+                part.sender.abort()
+        # A part may have reached its node whatever the sender saw, so every planned part is
+        # deleted; deleting one that never arrived is harmless.
+        await self.remover.remove(
+            [
+                PartRecord(p.span.index, p.node_id, p.part_id, p.span.offset, p.span.size, "")
+                for p in self.parts
+            ]
+        )
+        await self.metadata.drop_intent(self.upload_id)

@@ -1,0 +1,44 @@
+"""Which HTTP status and S3 error code each domain exception becomes on the object API.
+
+Storage code raises ``s3lite.errors`` exceptions and never speaks HTTP; this one table is the
+only place they meet Amazon's error codes, so a client sees the code S3's documentation lists.
+"""
+
+from s3lite import errors
+
+S3_ERRORS: dict[type, tuple[int, str]] = {
+    errors.NoSuchBucket: (404, "NoSuchBucket"),
+    errors.BucketAlreadyOwnedByYou: (409, "BucketAlreadyOwnedByYou"),
+    errors.BucketNotEmpty: (409, "BucketNotEmpty"),
+    errors.InvalidBucketName: (400, "InvalidBucketName"),
+    errors.NoSuchKey: (404, "NoSuchKey"),
+    errors.KeyTooLong: (400, "KeyTooLongError"),
+    errors.InvalidKey: (400, "InvalidArgument"),
+    errors.EntityTooLarge: (400, "EntityTooLarge"),
+    errors.MissingContentLength: (411, "MissingContentLength"),
+    errors.IncompleteBody: (400, "IncompleteBody"),
+    errors.BadDigest: (400, "BadDigest"),
+    errors.InvalidDigest: (400, "InvalidDigest"),
+    errors.InvalidRange: (416, "InvalidRange"),
+    errors.InvalidArgument: (400, "InvalidArgument"),
+    errors.MethodNotAllowed: (405, "MethodNotAllowed"),
+    errors.NotImplementedYet: (501, "NotImplemented"),
+    errors.InsufficientNodes: (503, "ServiceUnavailable"),
+    errors.NodeUnavailable: (503, "ServiceUnavailable"),
+    errors.DatabaseUnavailable: (503, "ServiceUnavailable"),
+    errors.PartCorrupted: (500, "InternalError"),
+}
+
+INTERNAL_ERROR = (500, "InternalError")
+
+
+def s3_status_and_code(error: Exception) -> tuple[int, str]:
+    """Return the (status, code) for ``error``, found through its class's MRO.
+
+    Walking the MRO lets a subclass of a mapped exception inherit its code; anything unknown is
+    a bug as far as the client is concerned, hence InternalError.
+    """
+    for cls in type(error).__mro__:
+        if cls in S3_ERRORS:
+            return S3_ERRORS[cls]
+    return INTERNAL_ERROR

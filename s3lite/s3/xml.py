@@ -1,0 +1,126 @@
+"""S3's XML response bodies, built with ElementTree so every key and message is escaped.
+
+Result documents carry S3's namespace; ``<Error>`` does not, as S3 sends it. With
+``encoding-type=url`` names are percent-encoded with ``quote(value, safe="/")``: space becomes
+``%20`` and ``+`` becomes ``%2B`` (the Ceph s3-tests expect exactly that of S3), which decodes
+correctly both with ``unquote`` and with botocore's ``unquote_plus``.
+"""
+
+import xml.etree.ElementTree as ElementTree
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from urllib.parse import quote
+
+from s3lite.s3.listing import ListPage
+
+S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+def iso8601(dt: datetime) -> str:
+    """Return ``dt`` as S3 writes times in XML, to the millisecond: 2026-11-24T07:00:00.000Z."""
+    utc = as_utc(dt)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+def http_date(dt: datetime) -> str:
+    """Return ``dt`` as an RFC 7231 date for headers such as Last-Modified."""
+    return format_datetime(as_utc(dt).replace(microsecond=0), usegmt=True)
+
+
+def as_utc(dt: datetime) -> datetime:
+    """Return ``dt`` in UTC; a naive datetime, as the database returns them, is taken as UTC."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def error_xml(code: str, message: str, resource: str, request_id: str, **extra: str) -> bytes:
+    """Return an S3 ``<Error>`` body; ``extra`` adds elements such as BucketName or Key."""
+    root = ElementTree.Element("Error")
+    fields = {"Code": code, "Message": message, "Resource": resource, "RequestId": request_id}
+    add_text_elements(root, {**fields, **extra})
+    return serialize(root)
+
+
+def list_buckets_xml(buckets: list[tuple[str, datetime]], owner_id: str, owner_name: str) -> bytes:
+    """Return the ListAllMyBucketsResult body of ``GET /``, buckets in the order given."""
+    root = result_root("ListAllMyBucketsResult")
+    owner = ElementTree.SubElement(root, "Owner")
+    add_text_elements(owner, {"ID": owner_id, "DisplayName": owner_name})
+    listed = ElementTree.SubElement(root, "Buckets")
+    for name, created in buckets:
+        bucket = ElementTree.SubElement(listed, "Bucket")
+        add_text_elements(bucket, {"Name": name, "CreationDate": iso8601(created)})
+    return serialize(root)
+
+
+def list_objects_v2_xml(
+    result: ListPage,
+    *,
+    bucket: str,
+    prefix: str,
+    delimiter: str | None,
+    max_keys: int,
+    start_after: str | None,
+    continuation_token: str | None,
+    encoding_type: str | None,
+) -> bytes:
+    """Return the ListBucketResult body of ListObjectsV2 for one page.
+
+    Optional elements appear only when S3 would send them: Delimiter, StartAfter,
+    ContinuationToken and EncodingType when the request gave them, NextContinuationToken when
+    the page is truncated.
+    """
+
+    def encoded(value: str) -> str:
+        return quote(value, safe="/") if encoding_type == "url" else value
+
+    root = result_root("ListBucketResult")
+    fields = {"Name": bucket, "Prefix": encoded(prefix)}
+    if delimiter:
+        fields["Delimiter"] = encoded(delimiter)
+    fields["MaxKeys"] = str(max_keys)
+    fields["KeyCount"] = str(len(result.contents) + len(result.common_prefixes))
+    fields["IsTruncated"] = "true" if result.is_truncated else "false"
+    if continuation_token is not None:
+        fields["ContinuationToken"] = continuation_token
+    if result.next_token:
+        fields["NextContinuationToken"] = result.next_token
+    if start_after:
+        fields["StartAfter"] = encoded(start_after)
+    if encoding_type:
+        fields["EncodingType"] = encoding_type
+    add_text_elements(root, fields)
+    for entry in result.contents:
+        contents = ElementTree.SubElement(root, "Contents")
+        add_text_elements(
+            contents,
+            {
+                "Key": encoded(entry.key),
+                "LastModified": iso8601(entry.last_modified),
+                "ETag": f'"{entry.etag}"',
+                "Size": str(entry.size),
+                "StorageClass": "STANDARD",
+            },
+        )
+    for common_prefix in result.common_prefixes:
+        rolled_up = ElementTree.SubElement(root, "CommonPrefixes")
+        add_text_elements(rolled_up, {"Prefix": encoded(common_prefix)})
+    return serialize(root)
+
+
+def result_root(tag: str) -> ElementTree.Element:
+    """Return a root element in S3's namespace, declared once so children stay unprefixed."""
+    return ElementTree.Element(tag, xmlns=S3_NAMESPACE)
+
+
+def add_text_elements(parent: ElementTree.Element, fields: dict[str, str]) -> None:
+    """Append one child per field, in order, holding its text."""
+    for tag, text in fields.items():
+        ElementTree.SubElement(parent, tag).text = text
+
+
+def serialize(root: ElementTree.Element) -> bytes:
+    """Return the document as UTF-8 with the declaration S3 sends (double-quoted)."""
+    return DECLARATION + ElementTree.tostring(root, encoding="utf-8")
