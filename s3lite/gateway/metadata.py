@@ -64,9 +64,6 @@ class ObjectRecord:
         return cls(**fields)
 
 
-OBJECT_FIELDS = {name: 1 for name in ObjectRecord.__dataclass_fields__}
-
-
 class Metadata:
     def __init__(self, database: AsyncDatabase):
         self.buckets = database["buckets"]
@@ -103,7 +100,7 @@ class Metadata:
     # Objects
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord:
-        document = await self.objects.find_one({"bucket": bucket, "key": key}, OBJECT_FIELDS)
+        document = await self.objects.find_one({"bucket": bucket, "key": key})
         if document is None:
             await self.require_bucket(bucket)
             raise NoSuchKey(bucket=bucket, key=key)
@@ -117,7 +114,6 @@ class Metadata:
                 previous = await self.objects.find_one_and_replace(
                     selector,
                     record.to_document(),
-                    projection=OBJECT_FIELDS,
                     upsert=True,
                     return_document=ReturnDocument.BEFORE,
                 )
@@ -129,9 +125,7 @@ class Metadata:
         return ObjectRecord.from_document(previous) if previous else None
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
-        document = await self.objects.find_one_and_delete(
-            {"bucket": bucket, "key": key}, projection=OBJECT_FIELDS
-        )
+        document = await self.objects.find_one_and_delete({"bucket": bucket, "key": key})
         if document is None:
             await self.require_bucket(bucket)
             return None

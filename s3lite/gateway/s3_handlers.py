@@ -71,11 +71,14 @@ class S3Handler(RequestHandler):
 
     def initialize(self, services: GatewayServices) -> None:
         self.services = services
-        self.request_id = secrets.token_hex(8).upper()
 
     def set_default_headers(self) -> None:
+        # Called again when an error replaces a response: the id must stay the same.
+        if not hasattr(self, "request_id"):
+            self.request_id = secrets.token_hex(8).upper()
         self.set_header("x-amz-request-id", self.request_id)
         self.set_header("Server", "s3lite")
+        self.clear_header("Content-Type")  # only responses with a body say what it is
 
     def compute_etag(self):
         return None  # ETags are the objects' own, never a hash of the response
