@@ -10,8 +10,9 @@ import configparser
 import dataclasses
 import ipaddress
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 TIB = 1024**4
 
@@ -190,4 +191,3 @@ def validate_node(config: NodeConfig) -> None:
         raise ConfigError("setting --heartbeat-seconds: must be positive")
     if not 1024 <= config.chunk_size_bytes <= 15 * 1024 * 1024:
         raise ConfigError("setting --chunk-size-bytes: must be between 1 KiB and 15 MiB")
-

@@ -46,5 +46,5 @@ async def serve_until_stopped(app: Application, host: str, port: int, **server_o
     server.stop()
     try:
         await asyncio.wait_for(server.close_all_connections(), DRAIN_SECONDS)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("connections still open after %gs; closing anyway", DRAIN_SECONDS)

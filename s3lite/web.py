@@ -76,4 +76,3 @@ class JsonHandler(RequestHandler):
         else:
             code, message = "InternalError", "internal error; see the server log"
         self.write_json({"error": code, "message": message}, status_code)
-

@@ -13,8 +13,9 @@ from s3lite.server import serve_until_stopped
 from s3lite.tasks import BackgroundTasks
 
 
-def make_app(config: NodeConfig, store: PartStore, identity: dict,
-             tasks: BackgroundTasks) -> Application:
+def make_app(
+    config: NodeConfig, store: PartStore, identity: dict, tasks: BackgroundTasks
+) -> Application:
     return Application(
         handlers.routes(
             cluster_token=config.cluster_token, store=store, identity=identity, tasks=tasks

@@ -14,8 +14,9 @@ MAX_LISTING = 1000
 
 
 class NodeHandler(JsonHandler):
-    def initialize(self, cluster_token: str, store: PartStore, identity: dict,
-                   tasks: BackgroundTasks) -> None:
+    def initialize(
+        self, cluster_token: str, store: PartStore, identity: dict, tasks: BackgroundTasks
+    ) -> None:
         super().initialize(cluster_token)
         self.store = store
         self.identity = identity
@@ -61,6 +62,9 @@ class PartHandler(NodeHandler):
         self.abort_unfinished_write()
 
     def on_connection_close(self):
+        # Tornado's own version fails the pending body; without it the request would wait for
+        # bytes that never come, until shutdown.
+        super().on_connection_close()
         self.abort_unfinished_write()
 
     def abort_unfinished_write(self) -> None:
@@ -107,7 +111,9 @@ class PartListHandler(NodeHandler):
         parts = await self.store.list(self.get_argument("after", None), limit)
         self.write_json(
             {
-                "parts": [{"part_id": p.part_id, "size": p.size, "sha256": p.sha256} for p in parts],
+                "parts": [
+                    {"part_id": p.part_id, "size": p.size, "sha256": p.sha256} for p in parts
+                ],
                 "next_after": parts[-1].part_id if len(parts) == limit else None,
             }
         )

@@ -21,8 +21,9 @@ MAX_BACKOFF_SECONDS = 10.0
 
 
 class Membership:
-    def __init__(self, config: NodeConfig, database: AsyncDatabase, store: PartStore,
-                 http: AsyncHTTPClient):
+    def __init__(
+        self, config: NodeConfig, database: AsyncDatabase, store: PartStore, http: AsyncHTTPClient
+    ):
         self.config = config
         self.meta = database["node_meta"]
         self.store = store
@@ -94,7 +95,7 @@ class Membership:
                 log.warning("gateway %s answered %s", self.config.gateway_url, error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-            except (OSError, asyncio.TimeoutError) as error:
+            except (TimeoutError, OSError) as error:
                 log.warning("gateway %s not reachable: %s", self.config.gateway_url, error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)

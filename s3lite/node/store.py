@@ -1,24 +1,32 @@
 """A node's parts, kept in GridFS: written as a stream, read back by byte range.
 
 Each part is one GridFS file whose ``_id`` is the part id the gateway chose, with its SHA-256 in
-the file document. Reads query the chunks collection with a small batch size instead of using
-``GridOut``: FerretDB answers a ``getMore`` without GridOut's implied size bound, so a large part
-would arrive as one reply bigger than the driver accepts.
+the file document. Both directions work on the chunks collection directly:
+
+- Writes insert chunks as they fill, a few at a time, and the files document last, so an upload
+  holds about a MiB in memory and a part is visible only once it is whole. ``GridIn`` would keep up
+  to 48 MB of chunks in memory before its first insert, per upload.
+- Reads query the chunks with a small batch size instead of using ``GridOut``: FerretDB answers a
+  ``getMore`` without GridOut's implied size bound, so a large part would arrive as one reply
+  bigger than the driver accepts.
 """
 
+import datetime
 import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
 
-from gridfs import AsyncGridFSBucket
-from gridfs.errors import FileExists
+from bson import Binary
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from s3lite.errors import IncompleteBody, NoSuchPart, PartExists
 
 BUCKET_NAME = "parts"
 CHUNKS_PER_BATCH = 8
+CHUNKS_PER_INSERT = 4
+DUPLICATE_KEY = 11000
 
 
 @dataclass(frozen=True)
@@ -31,61 +39,113 @@ class StoredPart:
 class PartWriter:
     """One part being written: ``write`` as bytes arrive, then ``commit`` or ``abort``."""
 
-    def __init__(self, grid_in, part_id: str, expected_size: int):
-        self.grid_in = grid_in
+    def __init__(
+        self,
+        files: AsyncCollection,
+        chunks: AsyncCollection,
+        chunk_size: int,
+        part_id: str,
+        expected_size: int,
+    ):
+        self.files = files
+        self.chunks = chunks
+        self.chunk_size = chunk_size
         self.part_id = part_id
         self.expected_size = expected_size
         self.received = 0
         self.digest = hashlib.sha256()
+        self.buffer = bytearray()
+        self.chunks_written = 0
+        self.committed = False
+
+    def exists(self) -> PartExists:
+        return PartExists(f"part {self.part_id} already exists")
 
     async def write(self, data: bytes) -> None:
         self.received += len(data)
         if self.received > self.expected_size:
             raise IncompleteBody(f"part {self.part_id} got more than {self.expected_size} bytes")
         self.digest.update(data)
+        self.buffer += data
+        if len(self.buffer) >= CHUNKS_PER_INSERT * self.chunk_size:
+            await self.write_full_chunks()
+
+    async def write_full_chunks(self, including_last: bool = False) -> None:
+        """Insert the buffered chunks (the short last one only when the part is complete)."""
+        full = len(self.buffer) - len(self.buffer) % self.chunk_size
+        end = len(self.buffer) if including_last else full
+        documents = [
+            {
+                "files_id": self.part_id,
+                "n": self.chunks_written + index,
+                "data": Binary(bytes(self.buffer[offset : offset + self.chunk_size])),
+            }
+            for index, offset in enumerate(range(0, end, self.chunk_size))
+        ]
+        if not documents:
+            return
         try:
-            await self.grid_in.write(data)
-        except FileExists:
-            raise PartExists(f"part {self.part_id} already exists") from None
+            await self.chunks.insert_many(documents, ordered=True)
+        except BulkWriteError as error:
+            # An ordered insert stops at its first failure: count what landed, so that abort
+            # removes exactly the chunks this upload wrote and never another upload's.
+            self.chunks_written += error.details.get("nInserted", 0)
+            if any(e.get("code") == DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+                # Chunks of this id exist: the part is stored already, or being stored now.
+                raise self.exists() from None
+            raise
+        self.chunks_written += len(documents)
+        del self.buffer[:end]
 
     async def commit(self) -> StoredPart:
         if self.received != self.expected_size:
             raise IncompleteBody(
                 f"part {self.part_id}: {self.received} of {self.expected_size} bytes arrived"
             )
+        await self.write_full_chunks(including_last=True)
         sha256 = self.digest.hexdigest()
-        await self.grid_in.set("sha256", sha256)
         try:
-            await self.grid_in.close()
-        except (FileExists, DuplicateKeyError):
-            raise PartExists(f"part {self.part_id} already exists") from None
+            await self.files.insert_one(
+                {
+                    "_id": self.part_id,
+                    "filename": self.part_id,
+                    "length": self.received,
+                    "chunkSize": self.chunk_size,
+                    "uploadDate": datetime.datetime.now(datetime.UTC),
+                    "sha256": sha256,
+                }
+            )
+        except DuplicateKeyError:
+            raise self.exists() from None
+        self.committed = True
         return StoredPart(self.part_id, self.received, sha256)
 
     async def abort(self) -> None:
-        """Remove whatever chunks were written; safe to call more than once."""
-        if not self.grid_in.closed:
-            await self.grid_in.abort()
+        """Remove the chunks this upload wrote; safe to call again, and a no-op once committed."""
+        self.buffer.clear()
+        if self.committed or not self.chunks_written:
+            return
+        await self.chunks.delete_many({"files_id": self.part_id, "n": {"$lt": self.chunks_written}})
+        self.chunks_written = 0
 
 
 class PartStore:
     def __init__(self, database: AsyncDatabase, chunk_size: int):
         self.database = database
         self.chunk_size = chunk_size
-        self.gridfs = AsyncGridFSBucket(database, BUCKET_NAME, chunk_size_bytes=chunk_size)
         self.files = database[f"{BUCKET_NAME}.files"]
         self.chunks = database[f"{BUCKET_NAME}.chunks"]
 
     async def ensure_indexes(self) -> None:
-        # GridFS creates these lazily on the first write; doing it up front keeps the first
-        # upload fast and makes a duplicate part id fail on the files document, not later.
+        # The indexes GridFS drivers expect. The unique one is also what stops two uploads of
+        # one part id from mixing their chunks: the second fails on its first chunk.
         await self.chunks.create_index([("files_id", 1), ("n", 1)], unique=True)
         await self.files.create_index([("filename", 1), ("uploadDate", 1)])
 
     async def open_writer(self, part_id: str, size: int) -> PartWriter:
         if await self.files.find_one({"_id": part_id}, {"_id": 1}):
             raise PartExists(f"part {part_id} already exists")
-        grid_in = self.gridfs.open_upload_stream_with_id(part_id, part_id)
-        return PartWriter(grid_in, part_id, size)
+        return PartWriter(self.files, self.chunks, self.chunk_size, part_id, size)
 
     async def stat(self, part_id: str) -> StoredPart:
         document = await self.files.find_one({"_id": part_id})
