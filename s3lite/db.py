@@ -18,7 +18,9 @@ async def connect(uri: str, wait_seconds: float) -> AsyncMongoClient:
     Start-up order in a cluster is not guaranteed, so a database that is still starting is waited
     for; one that stays unreachable ends the process with a clear message instead of hanging.
     """
-    client = AsyncMongoClient(uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
+    client = AsyncMongoClient(
+        uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000, tz_aware=True
+    )
     deadline = time.monotonic() + wait_seconds
     delay = 0.2
     while True:
