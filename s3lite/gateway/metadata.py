@@ -53,15 +53,28 @@ class ObjectRecord:
 
     def to_document(self) -> dict:
         document = asdict(self)
-        document["user_metadata"] = [list(pair) for pair in self.user_metadata]
+        # Pairs, not a mapping (names may hold dots) and not nested arrays (FerretDB has none).
+        document["user_metadata"] = [{"name": n, "value": v} for n, v in self.user_metadata]
         return document
 
     @classmethod
     def from_document(cls, document: dict) -> "ObjectRecord":
         fields = {name: document[name] for name in cls.__dataclass_fields__}
         fields["parts"] = [PartRecord(**part) for part in document["parts"]]
-        fields["user_metadata"] = [tuple(pair) for pair in document["user_metadata"]]
+        fields["user_metadata"] = [(m["name"], m["value"]) for m in document["user_metadata"]]
         return cls(**fields)
+
+
+def object_id(bucket: str, key: str) -> str:
+    """An object's ``_id``: bucket names hold no "/", so this is unique, and sorting by it sorts
+    a bucket's keys in binary order. Lookups by ``_id`` are the ones FerretDB's SQLite backend
+    answers from an index; on MongoDB the ``_id`` index serves listings too."""
+    return f"{bucket}/{key}"
+
+
+def bucket_range(bucket: str) -> dict:
+    """The ``_id`` span of every object in a bucket ("0" is the character after "/")."""
+    return {"$gte": f"{bucket}/", "$lt": f"{bucket}0"}
 
 
 class Metadata:
@@ -72,7 +85,6 @@ class Metadata:
         self.deferred_deletions = database["deferred_part_deletions"]
 
     async def ensure_indexes(self) -> None:
-        await self.objects.create_index([("bucket", 1), ("key", 1)], unique=True)
         await self.intents.create_index("started")
         await self.deferred_deletions.create_index("node_id")
 
@@ -93,14 +105,14 @@ class Metadata:
 
     async def delete_bucket(self, name: str) -> None:
         await self.require_bucket(name)
-        if await self.objects.find_one({"bucket": name}, {"_id": 1}) is not None:
+        if await self.objects.find_one({"_id": bucket_range(name)}, {"_id": 1}) is not None:
             raise BucketNotEmpty(bucket=name)
         await self.buckets.delete_one({"_id": name})
 
     # Objects
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord:
-        document = await self.objects.find_one({"bucket": bucket, "key": key})
+        document = await self.objects.find_one({"_id": object_id(bucket, key)})
         if document is None:
             await self.require_bucket(bucket)
             raise NoSuchKey(bucket=bucket, key=key)
@@ -108,12 +120,12 @@ class Metadata:
 
     async def commit_object(self, record: ObjectRecord) -> ObjectRecord | None:
         """Make ``record`` the object at its key in one atomic write; answer the one it replaced."""
-        selector = {"bucket": record.bucket, "key": record.key}
+        document = {"_id": object_id(record.bucket, record.key), **record.to_document()}
         for attempt in range(2):
             try:
                 previous = await self.objects.find_one_and_replace(
-                    selector,
-                    record.to_document(),
+                    {"_id": document["_id"]},
+                    document,
                     upsert=True,
                     return_document=ReturnDocument.BEFORE,
                 )
@@ -125,7 +137,7 @@ class Metadata:
         return ObjectRecord.from_document(previous) if previous else None
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
-        document = await self.objects.find_one_and_delete({"bucket": bucket, "key": key})
+        document = await self.objects.find_one_and_delete({"_id": object_id(bucket, key)})
         if document is None:
             await self.require_bucket(bucket)
             return None
@@ -137,13 +149,12 @@ class Metadata:
         await self.require_bucket(bucket)
         while not builder.done:
             lower, inclusive = builder.lower_bound
-            keys = {"$gte" if inclusive else "$gt": lower}
+            ids = bucket_range(bucket)
+            ids["$gte" if inclusive else "$gt"] = object_id(bucket, lower)
             if builder.upper_bound is not None:
-                keys["$lt"] = builder.upper_bound
+                ids["$lt"] = object_id(bucket, builder.upper_bound)
             cursor = (
-                self.objects.find({"bucket": bucket, "key": keys}, LISTING_FIELDS)
-                .sort("key", 1)
-                .limit(LISTING_BATCH)
+                self.objects.find({"_id": ids}, LISTING_FIELDS).sort("_id", 1).limit(LISTING_BATCH)
             )
             read = 0
             async for document in cursor:

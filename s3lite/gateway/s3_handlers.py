@@ -5,6 +5,7 @@ import secrets
 import sys
 
 from pymongo.errors import ConnectionFailure
+from tornado import httputil
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from s3lite import errors
@@ -66,8 +67,22 @@ UNSUPPORTED_OBJECT_QUERIES = {
 UNSUPPORTED_HEADERS = ("x-amz-copy-source",)
 
 
+class S3ResponseHeaders(httputil.HTTPHeaders):
+    """Header names as S3 writes them: Tornado title-cases every name, but user metadata goes
+    out in lower case, and boto3 hands metadata names back exactly as they came."""
+
+    def get_all(self):
+        for name, value in super().get_all():
+            lowered = name.lower()
+            yield (lowered if lowered.startswith(USER_METADATA_PREFIX) else name), value
+
+
 class S3Handler(RequestHandler):
     """Common ground of the object API: request ids and S3 XML errors."""
+
+    def clear(self) -> None:
+        super().clear()
+        self._headers = S3ResponseHeaders(self._headers)
 
     def initialize(self, services: GatewayServices) -> None:
         self.services = services

@@ -6,11 +6,13 @@ the file document. Both directions work on the chunks collection directly:
 - Writes insert chunks as they fill, a few at a time, and the files document last, so an upload
   holds about a MiB in memory and a part is visible only once it is whole. ``GridIn`` would keep up
   to 48 MB of chunks in memory before its first insert, per upload.
-- Reads query the chunks with a small batch size instead of using ``GridOut``: FerretDB answers a
-  ``getMore`` without GridOut's implied size bound, so a large part would arrive as one reply
-  bigger than the driver accepts.
+- Every chunk is found by its ``_id``, ``<part id>/<n>``, never by a query on ``files_id``:
+  FerretDB's SQLite backend serves only ``_id`` equality from an index and answers any other
+  query by reading the whole collection, chunk data included (a second per query at 45 MB).
+  The GridFS fields ``files_id`` and ``n`` are still written, so GridFS tools read the parts.
 """
 
+import asyncio
 import datetime
 import hashlib
 from collections.abc import AsyncIterator
@@ -24,9 +26,12 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from s3lite.errors import IncompleteBody, NoSuchPart, PartExists
 
 BUCKET_NAME = "parts"
-CHUNKS_PER_BATCH = 8
 CHUNKS_PER_INSERT = 4
 DUPLICATE_KEY = 11000
+
+
+def chunk_id(part_id: str, n: int) -> str:
+    return f"{part_id}/{n}"
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class PartWriter:
         end = len(self.buffer) if including_last else full
         documents = [
             {
+                "_id": chunk_id(self.part_id, self.chunks_written + index),
                 "files_id": self.part_id,
                 "n": self.chunks_written + index,
                 "data": Binary(bytes(self.buffer[offset : offset + self.chunk_size])),
@@ -123,10 +129,11 @@ class PartWriter:
     async def abort(self) -> None:
         """Remove the chunks this upload wrote; safe to call again, and a no-op once committed."""
         self.buffer.clear()
-        if self.committed or not self.chunks_written:
+        if self.committed:
             return
-        await self.chunks.delete_many({"files_id": self.part_id, "n": {"$lt": self.chunks_written}})
-        self.chunks_written = 0
+        while self.chunks_written:
+            self.chunks_written -= 1
+            await self.chunks.delete_one({"_id": chunk_id(self.part_id, self.chunks_written)})
 
 
 class PartStore:
@@ -154,7 +161,7 @@ class PartStore:
         return StoredPart(part_id, document["length"], document.get("sha256", ""))
 
     async def read(self, part_id: str, start: int, end: int) -> AsyncIterator[bytes]:
-        """Yield the bytes [start, end) of a part, chunk by chunk."""
+        """Yield the bytes [start, end) of a part, chunk by chunk, one chunk read ahead."""
         document = await self.files.find_one({"_id": part_id}, {"chunkSize": 1})
         if document is None:
             raise NoSuchPart(f"no part {part_id}")
@@ -162,26 +169,31 @@ class PartStore:
             return
         chunk_size = document["chunkSize"]
         first, last = start // chunk_size, (end - 1) // chunk_size
-        cursor = (
-            self.chunks.find({"files_id": part_id, "n": {"$gte": first, "$lte": last}})
-            .sort("n", 1)
-            .batch_size(CHUNKS_PER_BATCH)
-        )
-        expected_n = first
-        async for chunk in cursor:
-            if chunk["n"] != expected_n:
-                raise NoSuchPart(f"part {part_id} is missing chunk {expected_n}")
-            data = chunk["data"]
-            offset = chunk["n"] * chunk_size
-            yield data[max(start - offset, 0) : end - offset]
-            expected_n += 1
-        if expected_n != last + 1:
-            raise NoSuchPart(f"part {part_id} is missing chunk {expected_n}")
+        next_chunk = asyncio.ensure_future(self.chunks.find_one({"_id": chunk_id(part_id, first)}))
+        try:
+            for n in range(first, last + 1):
+                chunk = await next_chunk
+                if n < last:
+                    next_chunk = asyncio.ensure_future(
+                        self.chunks.find_one({"_id": chunk_id(part_id, n + 1)})
+                    )
+                if chunk is None:
+                    raise NoSuchPart(f"part {part_id} is missing chunk {n}")
+                offset = n * chunk_size
+                yield chunk["data"][max(start - offset, 0) : end - offset]
+        finally:
+            next_chunk.cancel()
 
     async def delete(self, part_id: str) -> bool:
-        """Delete a part; answer whether it existed."""
+        """Delete a part, or what an interrupted upload left of it; answer whether it existed.
+
+        The files document goes first, so the part is never visible with chunks missing. Chunks
+        are numbered from 0 without gaps, so deleting stops at the first number not found.
+        """
         existed = (await self.files.delete_one({"_id": part_id})).deleted_count > 0
-        await self.chunks.delete_many({"files_id": part_id})
+        n = 0
+        while (await self.chunks.delete_one({"_id": chunk_id(part_id, n)})).deleted_count:
+            n += 1
         return existed
 
     async def list(self, after: str | None, limit: int) -> list[StoredPart]:
