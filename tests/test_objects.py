@@ -5,11 +5,14 @@ import hashlib
 import http.client
 import os
 import shutil
+import socket
 import subprocess
+import time
 import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
 
+import pymongo
 import pytest
 from botocore.exceptions import ClientError
 
@@ -369,3 +372,49 @@ def test_parts_of_a_node_that_was_down_are_deleted_when_it_is_back(cluster):
         return parts[0]["part_id"] not in {part["part_id"] for part in listing}
 
     wait_until(deferred_part_gone, 60, "the deferred part deletion")
+
+
+def test_a_client_that_goes_away_mid_upload_leaves_no_object_and_no_parts(shared_cluster, bucket):
+    before = node_part_ids(shared_cluster.nodes)
+    with socket.create_connection(("127.0.0.1", shared_cluster.gateway.port)) as client:
+        client.sendall(
+            f"PUT /{bucket}/half HTTP/1.1\r\nHost: x\r\nContent-Length: {4 * MIB}\r\n\r\n".encode()
+            + os.urandom(MIB + 5)  # past the first part's boundary, short of the end
+        )
+        time.sleep(0.5)  # let the first parts reach their nodes before the client vanishes
+    assert http_request("HEAD", f"{shared_cluster.url}/{bucket}/half").status == 404
+    wait_until(lambda: node_part_ids(shared_cluster.nodes) == before, 30, "the aborted parts to go")
+
+
+def test_an_object_over_the_size_limit_is_entity_too_large(cluster):
+    cluster.gateway.stop()
+    cluster.gateway.extra_args += ["--max-object-size", "1000"]
+    cluster.gateway.start()
+    cluster.gateway.wait_ready()
+    cluster.s3().create_bucket(Bucket="limited")
+    assert http_request("PUT", f"{cluster.url}/limited/ok", body=b"x" * 1000).status == 200
+    too_big = http_request("PUT", f"{cluster.url}/limited/big", body=b"x" * 1001)
+    assert too_big.status == 400
+    assert ET.fromstring(too_big.body).findtext("Code") == "EntityTooLarge"
+    assert http_request("HEAD", f"{cluster.url}/limited/big").status == 404
+
+
+def test_a_corrupted_part_cuts_the_download_instead_of_delivering_wrong_bytes(cluster):
+    s3 = cluster.s3(retries={"max_attempts": 1})
+    s3.create_bucket(Bucket="rot")
+    s3.put_object(Bucket="rot", Key="k", Body=os.urandom(600_000))
+    first = parts_of(cluster, "rot", "k")[0]
+    holder = next(n for n in cluster.nodes if n.node_id == first["node_id"])
+    with pymongo.MongoClient(cluster.mongo_uri) as client:
+        chunks = client[holder.db]["parts.chunks"]
+        chunk = chunks.find_one({"_id": f"{first['part_id']}/0"})
+        flipped = bytes([chunk["data"][0] ^ 0xFF]) + chunk["data"][1:]
+        chunks.update_one({"_id": chunk["_id"]}, {"$set": {"data": flipped}})
+
+    connection = http.client.HTTPConnection("127.0.0.1", cluster.gateway.port, timeout=30)
+    connection.request("GET", "/rot/k")
+    response = connection.getresponse()
+    assert response.status == 200  # the damage shows only once the part has been read
+    with pytest.raises(http.client.IncompleteRead):
+        response.read()
+    connection.close()
