@@ -37,6 +37,10 @@ class GatewayConfig:
     max_object_size: int = option(5 * TIB, "largest object a single PUT may store, in bytes")
     down_after_missed_heartbeats: int = option(3, "heartbeats a node may miss before it is down")
     retry_deletes_seconds: float = option(10.0, "how often deferred part deletions are retried")
+    gc_grace_seconds: float = option(
+        600.0, "an upload silent this long is abandoned: its parts are collected"
+    )
+    gc_interval_seconds: float = option(30.0, "how often abandoned uploads are looked for")
     db_connect_seconds: float = option(30.0, "how long to wait for the database at start-up")
 
 
@@ -178,8 +182,9 @@ def validate_gateway(config: GatewayConfig) -> None:
         raise ConfigError("setting --max-object-size: must not be negative")
     if config.down_after_missed_heartbeats < 1:
         raise ConfigError("setting --down-after-missed-heartbeats: must be at least 1")
-    if config.retry_deletes_seconds <= 0:
-        raise ConfigError("setting --retry-deletes-seconds: must be positive")
+    for name in ("retry_deletes_seconds", "gc_grace_seconds", "gc_interval_seconds"):
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"setting {flag(name)}: must be positive")
 
 
 def validate_node(config: NodeConfig) -> None:

@@ -64,6 +64,10 @@ class InvalidDigest(S3liteError):
     """The Content-MD5 you specified is not valid."""
 
 
+class RequestTimeout(S3liteError):
+    """Your upload was idle for too long and has been abandoned."""
+
+
 class InvalidRange(S3liteError):
     """The requested range is not satisfiable."""
 

@@ -8,13 +8,14 @@ from tornado.web import Application
 from s3lite import db
 from s3lite.config import GatewayConfig
 from s3lite.gateway import cluster_handlers, s3_handlers
+from s3lite.gateway.collector import OrphanCollector
 from s3lite.gateway.metadata import Metadata
 from s3lite.gateway.node_client import NodeClient
 from s3lite.gateway.nodes import NodeRegistry
 from s3lite.gateway.parts import PartRemover
 from s3lite.gateway.services import GatewayServices
 from s3lite.server import serve_until_stopped
-from s3lite.tasks import BackgroundTasks
+from s3lite.tasks import BackgroundTasks, every
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,15 @@ async def run(config: GatewayConfig) -> None:
         services = GatewayServices(config, metadata, registry, nodes, remover, tasks)
         await metadata.ensure_indexes()
         await registry.ensure_indexes()
-        tasks.spawn(remover.run(config.retry_deletes_seconds), "deferred part deletions")
+        collector = OrphanCollector(metadata, remover, config.gc_grace_seconds)
+        tasks.spawn(
+            every(config.retry_deletes_seconds, remover.retry_deferred, "deferred deletions"),
+            "deferred part deletions",
+        )
+        tasks.spawn(
+            every(config.gc_interval_seconds, collector.collect, "collecting abandoned uploads"),
+            "abandoned upload collector",
+        )
         await serve_until_stopped(
             make_app(services),
             config.host,

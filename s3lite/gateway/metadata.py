@@ -85,7 +85,7 @@ class Metadata:
         self.deferred_deletions = database["deferred_part_deletions"]
 
     async def ensure_indexes(self) -> None:
-        await self.intents.create_index("started")
+        await self.intents.create_index("touched")
         await self.deferred_deletions.create_index("node_id")
 
     # Buckets
@@ -172,12 +172,52 @@ class Metadata:
                     break  # no keys left
         return builder.page()
 
-    # Upload intents: written before the first part, so an interrupted upload can be found
+    # Upload intents: written before the first part, so an interrupted upload can be found.
+    # An intent is "streaming" while its upload is alive (which keeps ``touched`` fresh), then
+    # "committing" once it may become an object, or "collecting" once a collector took it over;
+    # each step is one conditional write, so an upload and a collector can never both win.
 
     async def record_intent(self, upload_id: str, bucket: str, key: str, parts: list[dict]) -> None:
+        moment = now()
         await self.intents.insert_one(
-            {"_id": upload_id, "bucket": bucket, "key": key, "parts": parts, "started": now()}
+            {
+                "_id": upload_id,
+                "bucket": bucket,
+                "key": key,
+                "parts": parts,
+                "state": "streaming",
+                "started": moment,
+                "touched": moment,
+            }
         )
+
+    async def touch_intent(self, upload_id: str) -> None:
+        await self.intents.update_one(
+            {"_id": upload_id, "state": "streaming"}, {"$set": {"touched": now()}}
+        )
+
+    async def claim_for_commit(self, upload_id: str) -> bool:
+        """Answer False if a collector has taken the upload over: it must not commit."""
+        claimed = await self.intents.find_one_and_update(
+            {"_id": upload_id, "state": "streaming"},
+            {"$set": {"state": "committing", "touched": now()}},
+        )
+        return claimed is not None
+
+    async def claim_abandoned_intent(self, idle_since: datetime) -> dict | None:
+        """Take over one intent untouched since ``idle_since``; answer it as it was before.
+
+        Taking it over touches it, so other collectors leave it alone while this one works.
+        """
+        return await self.intents.find_one_and_update(
+            {"touched": {"$lt": idle_since}},
+            {"$set": {"state": "collecting", "touched": now()}},
+            return_document=ReturnDocument.BEFORE,
+        )
+
+    async def object_upload_id(self, bucket: str, key: str) -> str | None:
+        document = await self.objects.find_one({"_id": object_id(bucket, key)}, {"upload_id": 1})
+        return document["upload_id"] if document else None
 
     async def drop_intent(self, upload_id: str) -> None:
         await self.intents.delete_one({"_id": upload_id})

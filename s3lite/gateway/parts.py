@@ -50,13 +50,6 @@ class PartRemover:
             if await self.delete_now(pending["node_id"], pending["_id"], pending["size"]):
                 await self.metadata.forget_deletion(pending["_id"])
                 done += 1
+        if done:
+            log.info("deleted %d parts whose deletion had been deferred", done)
         return done
-
-    async def run(self, interval_seconds: float) -> None:
-        while True:
-            await asyncio.sleep(interval_seconds)
-            try:
-                if done := await self.retry_deferred():
-                    log.info("deleted %d deferred parts", done)
-            except Exception:
-                log.exception("retrying deferred part deletions failed; will try again")

@@ -22,7 +22,14 @@ class GatewayServices:
     tasks: BackgroundTasks
 
     def new_upload(self, info: ObjectInfo) -> ObjectUpload:
-        return ObjectUpload(info, self.metadata, self.registry, self.nodes, self.remover)
+        return ObjectUpload(
+            info,
+            self.metadata,
+            self.registry,
+            self.nodes,
+            self.remover,
+            touch_seconds=self.config.gc_grace_seconds / 4,
+        )
 
     def reader(self, record: ObjectRecord, start: int, end: int) -> ObjectReader:
         return ObjectReader(record, start, end, self.registry, self.nodes)

@@ -11,9 +11,10 @@ import base64
 import hashlib
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 
-from s3lite.errors import BadDigest, IncompleteBody, InvalidDigest
+from s3lite.errors import BadDigest, IncompleteBody, InvalidDigest, RequestTimeout
 from s3lite.gateway.metadata import Metadata, ObjectRecord, PartRecord
 from s3lite.gateway.node_client import NodeClient, PartSender
 from s3lite.gateway.nodes import NodeRegistry
@@ -62,6 +63,7 @@ class ObjectUpload:
         registry: NodeRegistry,
         nodes: NodeClient,
         remover: PartRemover,
+        touch_seconds: float,
     ):
         self.info = info
         self.metadata = metadata
@@ -75,6 +77,8 @@ class ObjectUpload:
         self.parts: list[PlannedPart] = []
         self.current = 0
         self.state = "new"  # new -> streaming -> committed | aborted
+        self.touch_seconds = touch_seconds
+        self.touched = time.monotonic()
 
     async def begin(self, size: int) -> None:
         self.size = size
@@ -120,6 +124,10 @@ class ObjectUpload:
         if self.received > self.size:
             raise IncompleteBody(f"the body is longer than the {self.size} bytes announced")
         self.md5.update(data)
+        if time.monotonic() - self.touched > self.touch_seconds:
+            # Tell collectors this upload is alive, however long it takes.
+            self.touched = time.monotonic()
+            await self.metadata.touch_intent(self.upload_id)
         view = memoryview(data)
         while view:
             part = self.parts[self.current]
@@ -157,6 +165,8 @@ class ObjectUpload:
             ],
         )
         await self.metadata.require_bucket(self.info.bucket)
+        if not await self.metadata.claim_for_commit(self.upload_id):
+            raise RequestTimeout(f"upload {self.upload_id} was idle too long and was collected")
         replaced = await self.metadata.commit_object(record)
         self.state = "committed"
         await self.metadata.drop_intent(self.upload_id)

@@ -20,6 +20,7 @@ S3_ERRORS: dict[type, tuple[int, str]] = {
     errors.BadDigest: (400, "BadDigest"),
     errors.InvalidDigest: (400, "InvalidDigest"),
     errors.InvalidRange: (416, "InvalidRange"),
+    errors.RequestTimeout: (400, "RequestTimeout"),
     errors.InvalidArgument: (400, "InvalidArgument"),
     errors.MethodNotAllowed: (405, "MethodNotAllowed"),
     errors.NotImplementedYet: (501, "NotImplemented"),

@@ -1,0 +1,51 @@
+"""Finding uploads that will never finish and deleting the parts they left on the nodes.
+
+A gateway that dies mid-upload leaves parts that no object refers to. Their upload intents stay
+behind, untouched; once an intent has been idle for the grace period, any gateway's collector
+takes it over (one conditional write, so two collectors never take the same one) and deletes
+its parts, unless the upload did become an object and only its intent was left.
+"""
+
+import logging
+from datetime import timedelta
+
+from s3lite.gateway.metadata import Metadata, PartRecord, now
+from s3lite.gateway.parts import PartRemover
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+
+
+class OrphanCollector:
+    def __init__(self, metadata: Metadata, remover: PartRemover, grace_seconds: float):
+        self.metadata = metadata
+        self.remover = remover
+        self.grace = timedelta(seconds=grace_seconds)
+
+    async def collect(self) -> int:
+        """Clean up to a batch of abandoned uploads; answer how many."""
+        collected = 0
+        while collected < BATCH:
+            intent = await self.metadata.claim_abandoned_intent(now() - self.grace)
+            if intent is None:
+                break
+            committed = intent["state"] == "committing" and intent[
+                "_id"
+            ] == await self.metadata.object_upload_id(intent["bucket"], intent["key"])
+            if not committed:
+                await self.remover.remove(
+                    [
+                        PartRecord(p["index"], p["node_id"], p["part_id"], 0, p["size"], "")
+                        for p in intent["parts"]
+                    ]
+                )
+                log.info(
+                    "collected abandoned upload %s of %s/%s",
+                    intent["_id"],
+                    intent["bucket"],
+                    intent["key"],
+                )
+            await self.metadata.drop_intent(intent["_id"])
+            collected += 1
+        return collected
