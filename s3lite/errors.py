@@ -119,3 +119,28 @@ class PartExists(S3liteError):
 
 class CannotListen(S3liteError):
     """The server cannot listen on its address."""
+
+
+# Authentication (AWS Signature Version 4)
+class AccessDenied(S3liteError):
+    """Access Denied"""
+
+
+class InvalidAccessKeyId(S3liteError):
+    """The AWS access key Id you provided does not exist in our records."""
+
+
+class SignatureDoesNotMatch(S3liteError):
+    """The request signature we calculated does not match the signature you provided."""
+
+
+class RequestTimeTooSkewed(S3liteError):
+    """The difference between the request time and the current time is too large."""
+
+
+class AuthorizationHeaderMalformed(S3liteError):
+    """The authorization header is malformed."""
+
+
+class ContentSha256Mismatch(S3liteError):
+    """The provided 'x-amz-content-sha256' header does not match what was computed."""

@@ -1,8 +1,10 @@
 """The object API: Amazon S3, path style. Handlers stay thin; the work is in the services."""
 
+import hashlib
 import logging
 import secrets
 import sys
+from datetime import UTC, datetime
 
 from pymongo.errors import ConnectionFailure
 from tornado import httputil
@@ -13,7 +15,7 @@ from s3lite.byteranges import content_range, parse_range
 from s3lite.gateway.services import GatewayServices
 from s3lite.gateway.spool import Spool
 from s3lite.gateway.upload import ObjectInfo, ObjectUpload, parse_content_md5
-from s3lite.s3 import xml
+from s3lite.s3 import sigv4, xml
 from s3lite.s3.errors import s3_status_and_code
 from s3lite.s3.listing import (
     ListPage,
@@ -23,6 +25,7 @@ from s3lite.s3.listing import (
     validate_encoding_type,
 )
 from s3lite.s3.names import validate_bucket_name, validate_key
+from s3lite.s3.sigv4 import SignedRequest
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,36 @@ class S3Handler(RequestHandler):
         self.set_header("Server", "s3lite")
         self.clear_header("Content-Type")  # only responses with a body say what it is
 
+    signed: SignedRequest | None = None
+
+    async def prepare(self):
+        self.authenticate()
+
+    def authenticate(self) -> None:
+        """With credentials configured, serve only requests signed with them (SigV4)."""
+        credentials = self.services.credentials
+        if not credentials:
+            return
+        headers = {
+            name.lower(): self.request.headers.get_list(name) for name in self.request.headers
+        }
+        self.signed = sigv4.verify(
+            self.request.method,
+            self.request.path,
+            self.request.query,
+            headers,
+            credentials,
+            datetime.now(UTC),
+        )
+        if self.signed.payload_hash.startswith("STREAMING-"):
+            raise errors.NotImplementedYet("aws-chunked request bodies are not supported yet")
+
+    def check_small_body(self) -> None:
+        """Bodies read whole (bucket requests) are checked against the signed hash at once."""
+        claimed = self.signed.body_sha256 if self.signed else None
+        if claimed and hashlib.sha256(self.request.body).hexdigest() != claimed:
+            raise errors.ContentSha256Mismatch()
+
     def compute_etag(self):
         return None  # ETags are the objects' own, never a hash of the response
 
@@ -148,6 +181,8 @@ class ServiceHandler(S3Handler):
 
 class BucketHandler(S3Handler):
     async def prepare(self):
+        await super().prepare()
+        self.check_small_body()
         validate_bucket_name(self.path_args[0])
         self.refuse_unsupported(UNSUPPORTED_BUCKET_QUERIES)
 
@@ -180,6 +215,7 @@ class ObjectHandler(S3Handler):
     spool: Spool | None = None
 
     async def prepare(self):
+        await super().prepare()
         bucket, key = self.path_args
         validate_bucket_name(bucket)
         validate_key(key)
@@ -209,6 +245,7 @@ class ObjectHandler(S3Handler):
                     if name.lower().startswith(USER_METADATA_PREFIX)
                 ],
                 content_md5=parse_content_md5(headers.get("Content-MD5")),
+                content_sha256=self.signed.body_sha256 if self.signed else None,
             )
         )
         if length is None:

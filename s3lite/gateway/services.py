@@ -21,6 +21,13 @@ class GatewayServices:
     remover: PartRemover
     tasks: BackgroundTasks
 
+    @property
+    def credentials(self) -> dict[str, str]:
+        """Access key to secret key; empty when signatures are not checked."""
+        if self.config.access_key is None:
+            return {}
+        return {self.config.access_key: self.config.secret_key}
+
     def new_upload(self, info: ObjectInfo) -> ObjectUpload:
         return ObjectUpload(
             info,

@@ -14,7 +14,13 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from s3lite.errors import BadDigest, IncompleteBody, InvalidDigest, RequestTimeout
+from s3lite.errors import (
+    BadDigest,
+    ContentSha256Mismatch,
+    IncompleteBody,
+    InvalidDigest,
+    RequestTimeout,
+)
 from s3lite.gateway.metadata import Metadata, ObjectRecord, PartRecord
 from s3lite.gateway.node_client import NodeClient, PartSender
 from s3lite.gateway.nodes import NodeRegistry
@@ -45,6 +51,7 @@ class ObjectInfo:
     content_type: str
     user_metadata: list[tuple[str, str]]
     content_md5: bytes | None = None
+    content_sha256: str | None = None  # the body's SHA-256 as signed, to check at the end
 
 
 @dataclass
@@ -74,6 +81,7 @@ class ObjectUpload:
         self.size = 0
         self.received = 0
         self.md5 = hashlib.md5()
+        self.sha256 = hashlib.sha256() if info.content_sha256 else None
         self.parts: list[PlannedPart] = []
         self.current = 0
         self.state = "new"  # new -> streaming -> committed | aborted
@@ -124,6 +132,8 @@ class ObjectUpload:
         if self.received > self.size:
             raise IncompleteBody(f"the body is longer than the {self.size} bytes announced")
         self.md5.update(data)
+        if self.sha256 is not None:
+            self.sha256.update(data)
         if time.monotonic() - self.touched > self.touch_seconds:
             # Tell collectors this upload is alive, however long it takes.
             self.touched = time.monotonic()
@@ -143,6 +153,8 @@ class ObjectUpload:
         md5 = self.md5.digest()
         if self.info.content_md5 is not None and md5 != self.info.content_md5:
             raise BadDigest(bucket=self.info.bucket, key=self.info.key)
+        if self.sha256 is not None and self.sha256.hexdigest() != self.info.content_sha256:
+            raise ContentSha256Mismatch(bucket=self.info.bucket, key=self.info.key)
         stored = [await part.sender.finish() for part in self.parts]
         record = ObjectRecord(
             bucket=self.info.bucket,

@@ -28,6 +28,12 @@ S3_ERRORS: dict[type, tuple[int, str]] = {
     errors.NodeUnavailable: (503, "ServiceUnavailable"),
     errors.DatabaseUnavailable: (503, "ServiceUnavailable"),
     errors.PartCorrupted: (500, "InternalError"),
+    errors.AccessDenied: (403, "AccessDenied"),
+    errors.InvalidAccessKeyId: (403, "InvalidAccessKeyId"),
+    errors.SignatureDoesNotMatch: (403, "SignatureDoesNotMatch"),
+    errors.RequestTimeTooSkewed: (403, "RequestTimeTooSkewed"),
+    errors.AuthorizationHeaderMalformed: (400, "AuthorizationHeaderMalformed"),
+    errors.ContentSha256Mismatch: (400, "XAmzContentSHA256Mismatch"),
 }
 
 INTERNAL_ERROR = (500, "InternalError")
