@@ -55,7 +55,7 @@ class NodeConfig:
     cluster_token: str = option(None, "shared secret of gateway and nodes", required=True)
     capacity_bytes: int = option(0, "bytes this node may hold; 0 means no stated limit")
     heartbeat_seconds: float = option(5.0, "seconds between heartbeats to the gateway")
-    chunk_size_bytes: int = option(255 * 1024, "GridFS chunk size of stored parts")
+    chunk_size_bytes: int = option(1024 * 1024, "GridFS chunk size of stored parts")
     db_connect_seconds: float = option(30.0, "how long to wait for the database at start-up")
 
     def __post_init__(self) -> None:

@@ -15,6 +15,7 @@ import uuid
 import pymongo
 import pytest
 
+from s3lite.config import NodeConfig
 from s3lite.node.store import BUCKET_NAME
 from tests.processes import (
     drop_databases,
@@ -25,7 +26,7 @@ from tests.processes import (
     wait_until,
 )
 
-CHUNK = 255 * 1024  # the node's default GridFS chunk size
+CHUNK = NodeConfig.chunk_size_bytes  # the node's default GridFS chunk size
 MIB = 1024 * 1024
 
 

@@ -5,11 +5,17 @@ its heartbeats keep arriving; nothing needs to mark it down, its status is read 
 its last heartbeat. ``bytes_assigned`` counts the bytes of every part placed on a node, from the
 moment it is placed (so concurrent uploads see each other) until it is deleted: placement
 ranks nodes by it. It lives in the database, so every gateway sharing it sees the same numbers.
+
+FerretDB applies an update as read, change, write back, so two writers of one document lose each
+other's changes (an ``$inc`` racing a heartbeat's ``$set`` is lost). So the counts are kept apart
+from the node documents, in ``node_fill``: each gateway process adds to documents of its own, one
+write at a time, and a node's ``bytes_assigned`` is the sum over every gateway's document.
 """
 
 import asyncio
 import secrets
 import urllib.parse
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -53,8 +59,11 @@ def check_seconds(value: object) -> float:
 class NodeRegistry:
     def __init__(self, database: AsyncDatabase, down_after_missed_heartbeats: int):
         self.nodes = database["nodes"]
+        self.fill = database["node_fill"]
         self.missed = down_after_missed_heartbeats
         self.placement_lock = asyncio.Lock()
+        self.fill_writer = secrets.token_hex(8)  # names this process's own node_fill documents
+        self.fill_lock = asyncio.Lock()
 
     async def ensure_indexes(self) -> None:
         await self.nodes.create_index("url")
@@ -91,7 +100,6 @@ class NodeRegistry:
                     "registered_at": fields["last_seen"],
                     "bytes_stored": 0,
                     "parts_stored": 0,
-                    "bytes_assigned": 0,
                 }
             )
             return node_id
@@ -115,8 +123,16 @@ class NodeRegistry:
         if (await self.nodes.update_one({"_id": node_id}, {"$set": fields})).matched_count == 0:
             raise UnknownNode(f"no node {node_id} was ever registered here")
 
+    async def assigned_bytes(self) -> dict[str, int]:
+        """Bytes of the parts placed on each node, summed over every gateway's counts."""
+        totals: dict[str, int] = defaultdict(int)
+        async for counter in self.fill.find():
+            totals[counter["node_id"]] += counter["bytes"]
+        return totals
+
     async def describe_all(self) -> list[dict]:
         at = now()
+        assigned = await self.assigned_bytes()
         return [
             {
                 "node_id": node["_id"],
@@ -124,7 +140,7 @@ class NodeRegistry:
                 "status": "up" if self.is_up(node, at) else "down",
                 "bytes_stored": node["bytes_stored"],
                 "parts_stored": node["parts_stored"],
-                "bytes_assigned": node["bytes_assigned"],
+                "bytes_assigned": assigned[node["_id"]],
                 "capacity_bytes": node["capacity_bytes"],
                 "registered_at": node["registered_at"].isoformat(),
                 "last_seen": node["last_seen"].isoformat(),
@@ -151,8 +167,9 @@ class NodeRegistry:
         """
         async with self.placement_lock:
             at = now()
+            assigned = await self.assigned_bytes()
             loads = [
-                NodeLoad(node["_id"], node["bytes_assigned"], node["capacity_bytes"])
+                NodeLoad(node["_id"], assigned[node["_id"]], node["capacity_bytes"])
                 async for node in self.nodes.find()
                 if self.is_up(node, at)
             ]
@@ -162,5 +179,11 @@ class NodeRegistry:
             return chosen
 
     async def adjust_assigned(self, node_id: str, delta: int) -> None:
-        if delta:
-            await self.nodes.update_one({"_id": node_id}, {"$inc": {"bytes_assigned": delta}})
+        if not delta:
+            return
+        async with self.fill_lock:  # this process is the only writer of its documents
+            await self.fill.update_one(
+                {"_id": f"{self.fill_writer}:{node_id}"},
+                {"$inc": {"bytes": delta}, "$setOnInsert": {"node_id": node_id}},
+                upsert=True,
+            )

@@ -6,13 +6,14 @@ the file document. Both directions work on the chunks collection directly:
 - Writes insert chunks as they fill, a few at a time, and the files document last, so an upload
   holds about a MiB in memory and a part is visible only once it is whole. ``GridIn`` would keep up
   to 48 MB of chunks in memory before its first insert, per upload.
-- Every chunk is found by its ``_id``, ``<part id>/<n>``, never by a query on ``files_id``:
-  FerretDB's SQLite backend serves only ``_id`` equality from an index and answers any other
-  query by reading the whole collection, chunk data included (a second per query at 45 MB).
-  The GridFS fields ``files_id`` and ``n`` are still written, so GridFS tools read the parts.
+- Reads and deletes use one query per part, by ``files_id`` and ``n``, which MongoDB serves from
+  the GridFS index. FerretDB v1's SQLite backend uses no index for any query: each one reads the
+  whole chunks collection, so one query per part, never one per chunk, and a small batch size
+  (its ``getMore`` replies are otherwise not bounded in size, and the driver refuses them).
+- Chunks carry the ``_id`` ``<part id>/<n>``: a second upload of the same part id fails on its
+  first chunk instead of mixing its chunks with the first one's.
 """
 
-import asyncio
 import datetime
 import hashlib
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from s3lite.errors import IncompleteBody, NoSuchPart, PartExists
 
 BUCKET_NAME = "parts"
+CHUNKS_PER_BATCH = 4
 CHUNKS_PER_INSERT = 4
 DUPLICATE_KEY = 11000
 
@@ -131,9 +133,11 @@ class PartWriter:
         self.buffer.clear()
         if self.committed:
             return
-        while self.chunks_written:
-            self.chunks_written -= 1
-            await self.chunks.delete_one({"_id": chunk_id(self.part_id, self.chunks_written)})
+        if self.chunks_written:
+            await self.chunks.delete_many(
+                {"files_id": self.part_id, "n": {"$lt": self.chunks_written}}
+            )
+            self.chunks_written = 0
 
 
 class PartStore:
@@ -161,7 +165,7 @@ class PartStore:
         return StoredPart(part_id, document["length"], document.get("sha256", ""))
 
     async def read(self, part_id: str, start: int, end: int) -> AsyncIterator[bytes]:
-        """Yield the bytes [start, end) of a part, chunk by chunk, one chunk read ahead."""
+        """Yield the bytes [start, end) of a part, chunk by chunk."""
         document = await self.files.find_one({"_id": part_id}, {"chunkSize": 1})
         if document is None:
             raise NoSuchPart(f"no part {part_id}")
@@ -169,31 +173,28 @@ class PartStore:
             return
         chunk_size = document["chunkSize"]
         first, last = start // chunk_size, (end - 1) // chunk_size
-        next_chunk = asyncio.ensure_future(self.chunks.find_one({"_id": chunk_id(part_id, first)}))
-        try:
-            for n in range(first, last + 1):
-                chunk = await next_chunk
-                if n < last:
-                    next_chunk = asyncio.ensure_future(
-                        self.chunks.find_one({"_id": chunk_id(part_id, n + 1)})
-                    )
-                if chunk is None:
-                    raise NoSuchPart(f"part {part_id} is missing chunk {n}")
-                offset = n * chunk_size
-                yield chunk["data"][max(start - offset, 0) : end - offset]
-        finally:
-            next_chunk.cancel()
+        cursor = (
+            self.chunks.find({"files_id": part_id, "n": {"$gte": first, "$lte": last}})
+            .sort("n", 1)
+            .batch_size(CHUNKS_PER_BATCH)
+        )
+        expected_n = first
+        async for chunk in cursor:
+            if chunk["n"] != expected_n:
+                raise NoSuchPart(f"part {part_id} is missing chunk {expected_n}")
+            offset = expected_n * chunk_size
+            yield chunk["data"][max(start - offset, 0) : end - offset]
+            expected_n += 1
+        if expected_n != last + 1:
+            raise NoSuchPart(f"part {part_id} is missing chunk {expected_n}")
 
     async def delete(self, part_id: str) -> bool:
         """Delete a part, or what an interrupted upload left of it; answer whether it existed.
 
-        The files document goes first, so the part is never visible with chunks missing. Chunks
-        are numbered from 0 without gaps, so deleting stops at the first number not found.
+        The files document goes first, so the part is never visible with chunks missing.
         """
         existed = (await self.files.delete_one({"_id": part_id})).deleted_count > 0
-        n = 0
-        while (await self.chunks.delete_one({"_id": chunk_id(part_id, n)})).deleted_count:
-            n += 1
+        await self.chunks.delete_many({"files_id": part_id})
         return existed
 
     async def list(self, after: str | None, limit: int) -> list[StoredPart]:
