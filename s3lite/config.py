@@ -41,6 +41,9 @@ class GatewayConfig:
         600.0, "an upload silent this long is abandoned: its parts are collected"
     )
     gc_interval_seconds: float = option(30.0, "how often abandoned uploads are looked for")
+    multipart_expiry_seconds: float = option(
+        7 * 24 * 3600.0, "a multipart upload not completed this long after it began is aborted"
+    )
     db_connect_seconds: float = option(30.0, "how long to wait for the database at start-up")
 
 
@@ -182,7 +185,12 @@ def validate_gateway(config: GatewayConfig) -> None:
         raise ConfigError("setting --max-object-size: must not be negative")
     if config.down_after_missed_heartbeats < 1:
         raise ConfigError("setting --down-after-missed-heartbeats: must be at least 1")
-    for name in ("retry_deletes_seconds", "gc_grace_seconds", "gc_interval_seconds"):
+    for name in (
+        "retry_deletes_seconds",
+        "gc_grace_seconds",
+        "gc_interval_seconds",
+        "multipart_expiry_seconds",
+    ):
         if getattr(config, name) <= 0:
             raise ConfigError(f"setting {flag(name)}: must be positive")
 

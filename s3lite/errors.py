@@ -144,3 +144,24 @@ class AuthorizationHeaderMalformed(S3liteError):
 
 class ContentSha256Mismatch(S3liteError):
     """The provided 'x-amz-content-sha256' header does not match what was computed."""
+
+
+# Multipart uploads
+class NoSuchUpload(S3liteError):
+    """The specified multipart upload does not exist."""
+
+
+class InvalidPart(S3liteError):
+    """One or more of the specified parts could not be found, or its ETag did not match."""
+
+
+class InvalidPartOrder(S3liteError):
+    """The list of parts was not in ascending order."""
+
+
+class EntityTooSmall(S3liteError):
+    """Your proposed upload is smaller than the minimum allowed object size."""
+
+
+class MalformedXML(S3liteError):
+    """The XML you provided was not well-formed or did not validate against our schema."""

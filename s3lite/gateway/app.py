@@ -46,7 +46,9 @@ async def run(config: GatewayConfig) -> None:
         services = GatewayServices(config, metadata, registry, nodes, remover, tasks)
         await metadata.ensure_indexes()
         await registry.ensure_indexes()
-        collector = OrphanCollector(metadata, remover, config.gc_grace_seconds)
+        collector = OrphanCollector(
+            metadata, remover, config.gc_grace_seconds, config.multipart_expiry_seconds
+        )
         tasks.spawn(
             every(config.retry_deletes_seconds, remover.retry_deferred, "deferred deletions"),
             "deferred part deletions",

@@ -18,12 +18,37 @@ BATCH = 100
 
 
 class OrphanCollector:
-    def __init__(self, metadata: Metadata, remover: PartRemover, grace_seconds: float):
+    def __init__(
+        self,
+        metadata: Metadata,
+        remover: PartRemover,
+        grace_seconds: float,
+        multipart_expiry_seconds: float,
+    ):
         self.metadata = metadata
         self.remover = remover
         self.grace = timedelta(seconds=grace_seconds)
+        self.multipart_expiry = timedelta(seconds=multipart_expiry_seconds)
 
     async def collect(self) -> int:
+        return await self.collect_abandoned_uploads() + await self.expire_multipart_uploads()
+
+    async def expire_multipart_uploads(self) -> int:
+        """Abort multipart uploads left open too long; forget completed ones as old."""
+        expired = await self.metadata.multipart_uploads_before(now() - self.multipart_expiry, BATCH)
+        for upload in expired:
+            pieces = await self.metadata.drop_multipart(upload["_id"])
+            if upload["state"] != "completed":
+                await self.remover.remove(pieces)
+                log.info(
+                    "expired multipart upload %s of %s/%s",
+                    upload["_id"],
+                    upload["bucket"],
+                    upload["key"],
+                )
+        return len(expired)
+
+    async def collect_abandoned_uploads(self) -> int:
         """Clean up to a batch of abandoned uploads; answer how many."""
         collected = 0
         while collected < BATCH:

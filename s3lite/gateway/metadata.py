@@ -6,6 +6,7 @@ part is written, the object appears in one replace of its document, and a delete
 document before its parts are deleted from the nodes.
 """
 
+import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -13,7 +14,13 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from s3lite.errors import BucketAlreadyOwnedByYou, BucketNotEmpty, NoSuchBucket, NoSuchKey
+from s3lite.errors import (
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    NoSuchBucket,
+    NoSuchKey,
+    NoSuchUpload,
+)
 from s3lite.s3.listing import ListEntry, ListPage, PageBuilder
 
 LISTING_BATCH = 1000
@@ -65,16 +72,42 @@ class ObjectRecord:
         return cls(**fields)
 
 
+@dataclass(frozen=True)
+class UploadedPart:
+    """One part of a multipart upload, itself cut into pieces on six nodes (``pieces``, with
+    offsets within the uploaded part)."""
+
+    upload_id: str
+    part_number: int
+    size: int
+    etag: str
+    pieces: list[PartRecord]
+    last_modified: datetime = field(default_factory=now)
+
+    def to_document(self) -> dict:
+        return {"_id": uploaded_part_id(self.upload_id, self.part_number), **asdict(self)}
+
+    @classmethod
+    def from_document(cls, document: dict) -> "UploadedPart":
+        fields = {name: document[name] for name in cls.__dataclass_fields__}
+        fields["pieces"] = [PartRecord(**piece) for piece in document["pieces"]]
+        return cls(**fields)
+
+
+def uploaded_part_id(upload_id: str, part_number: int) -> str:
+    return f"{upload_id}/{part_number:05d}"  # sorts by part number
+
+
+def id_prefix_range(prefix: str) -> dict:
+    """The ``_id`` span of every id that starts with ``prefix/`` ("0" follows "/")."""
+    return {"$gte": f"{prefix}/", "$lt": f"{prefix}0"}
+
+
 def object_id(bucket: str, key: str) -> str:
     """An object's ``_id``: bucket names hold no "/", so this is unique, and sorting by it sorts
     a bucket's keys in binary order. Lookups by ``_id`` are the ones FerretDB's SQLite backend
     answers from an index; on MongoDB the ``_id`` index serves listings too."""
     return f"{bucket}/{key}"
-
-
-def bucket_range(bucket: str) -> dict:
-    """The ``_id`` span of every object in a bucket ("0" is the character after "/")."""
-    return {"$gte": f"{bucket}/", "$lt": f"{bucket}0"}
 
 
 class Metadata:
@@ -83,6 +116,8 @@ class Metadata:
         self.objects = database["objects"]
         self.intents = database["upload_intents"]
         self.deferred_deletions = database["deferred_part_deletions"]
+        self.multipart_uploads = database["multipart_uploads"]
+        self.uploaded_parts = database["multipart_parts"]
 
     async def ensure_indexes(self) -> None:
         await self.intents.create_index("touched")
@@ -105,7 +140,7 @@ class Metadata:
 
     async def delete_bucket(self, name: str) -> None:
         await self.require_bucket(name)
-        if await self.objects.find_one({"_id": bucket_range(name)}, {"_id": 1}) is not None:
+        if await self.objects.find_one({"_id": id_prefix_range(name)}, {"_id": 1}) is not None:
             raise BucketNotEmpty(bucket=name)
         await self.buckets.delete_one({"_id": name})
 
@@ -149,7 +184,7 @@ class Metadata:
         await self.require_bucket(bucket)
         while not builder.done:
             lower, inclusive = builder.lower_bound
-            ids = bucket_range(bucket)
+            ids = id_prefix_range(bucket)
             ids["$gte" if inclusive else "$gt"] = object_id(bucket, lower)
             if builder.upper_bound is not None:
                 ids["$lt"] = object_id(bucket, builder.upper_bound)
@@ -221,6 +256,80 @@ class Metadata:
 
     async def drop_intent(self, upload_id: str) -> None:
         await self.intents.delete_one({"_id": upload_id})
+
+    # Multipart uploads: open -> completing -> completed (kept, so that a repeated
+    # completion answers as the first did), each step one conditional write.
+
+    async def create_multipart(
+        self, bucket: str, key: str, content_type: str, user_metadata: list[tuple[str, str]]
+    ) -> str:
+        upload_id = secrets.token_hex(16)
+        await self.multipart_uploads.insert_one(
+            {
+                "_id": upload_id,
+                "bucket": bucket,
+                "key": key,
+                "content_type": content_type,
+                "user_metadata": [{"name": n, "value": v} for n, v in user_metadata],
+                "state": "open",
+                "initiated": now(),
+            }
+        )
+        return upload_id
+
+    async def get_multipart(self, bucket: str, key: str, upload_id: str) -> dict:
+        upload = await self.multipart_uploads.find_one({"_id": upload_id})
+        if upload is None or (upload["bucket"], upload["key"]) != (bucket, key):
+            raise NoSuchUpload(bucket=bucket, key=key, UploadId=upload_id)
+        upload["user_metadata"] = [(m["name"], m["value"]) for m in upload["user_metadata"]]
+        return upload
+
+    async def put_uploaded_part(self, part: UploadedPart) -> list[PartRecord]:
+        """Store a part (replacing one of the same number); answer the pieces it replaced."""
+        previous = await self.uploaded_parts.find_one_and_replace(
+            {"_id": uploaded_part_id(part.upload_id, part.part_number)},
+            part.to_document(),
+            upsert=True,
+            return_document=ReturnDocument.BEFORE,
+        )
+        return UploadedPart.from_document(previous).pieces if previous else []
+
+    async def list_uploaded_parts(self, upload_id: str) -> list[UploadedPart]:
+        cursor = self.uploaded_parts.find({"_id": id_prefix_range(upload_id)}).sort("_id", 1)
+        return [UploadedPart.from_document(document) async for document in cursor]
+
+    async def claim_completion(self, upload_id: str) -> bool:
+        claimed = await self.multipart_uploads.find_one_and_update(
+            {"_id": upload_id, "state": "open"}, {"$set": {"state": "completing"}}
+        )
+        return claimed is not None
+
+    async def reopen_multipart(self, upload_id: str) -> None:
+        """A completion that failed before its object was written gives the upload back."""
+        await self.multipart_uploads.update_one(
+            {"_id": upload_id, "state": "completing"}, {"$set": {"state": "open"}}
+        )
+
+    async def finish_multipart(self, upload_id: str, etag: str) -> None:
+        await self.multipart_uploads.update_one(
+            {"_id": upload_id}, {"$set": {"state": "completed", "etag": etag}}
+        )
+        await self.uploaded_parts.delete_many({"_id": id_prefix_range(upload_id)})
+
+    async def drop_multipart(self, upload_id: str) -> list[PartRecord]:
+        """Forget an upload and its parts; answer the pieces now owned by nobody."""
+        pieces = [p for part in await self.list_uploaded_parts(upload_id) for p in part.pieces]
+        await self.multipart_uploads.delete_one({"_id": upload_id})
+        await self.uploaded_parts.delete_many({"_id": id_prefix_range(upload_id)})
+        return pieces
+
+    async def multipart_uploads_before(self, moment: datetime, limit: int) -> list[dict]:
+        cursor = self.multipart_uploads.find({"initiated": {"$lt": moment}}).limit(limit)
+        return [upload async for upload in cursor]
+
+    async def open_multipart_uploads(self, bucket: str) -> list[dict]:
+        cursor = self.multipart_uploads.find({"bucket": bucket, "state": "open"}).sort("key", 1)
+        return [upload async for upload in cursor.limit(1000)]
 
     # Part deletions a node could not take when asked
 

@@ -15,6 +15,7 @@ from s3lite.byteranges import content_range, parse_range
 from s3lite.gateway.services import GatewayServices
 from s3lite.gateway.spool import Spool
 from s3lite.gateway.upload import ObjectInfo, ObjectUpload, parse_content_md5
+from s3lite.s3 import multipart as multipart_xml
 from s3lite.s3 import sigv4, xml
 from s3lite.s3.errors import s3_status_and_code
 from s3lite.s3.listing import (
@@ -42,7 +43,6 @@ UNSUPPORTED_BUCKET_QUERIES = {
     "policy",
     "replication",
     "tagging",
-    "uploads",
     "versioning",
     "versions",
     "website",
@@ -57,9 +57,6 @@ UNSUPPORTED_BUCKET_QUERIES = {
 UNSUPPORTED_OBJECT_QUERIES = {
     "acl",
     "tagging",
-    "uploads",
-    "uploadId",
-    "partNumber",
     "retention",
     "legal-hold",
     "attributes",
@@ -204,6 +201,14 @@ class BucketHandler(S3Handler):
         self.finish()
 
     async def get(self, bucket: str):
+        if "uploads" in self.request.query_arguments:
+            await self.services.metadata.require_bucket(bucket)
+            uploads = [
+                multipart_xml.UploadListing(u["key"], u["_id"], u["initiated"])
+                for u in await self.services.metadata.open_multipart_uploads(bucket)
+            ]
+            self.write_xml(multipart_xml.list_uploads_xml(bucket, uploads, OWNER))
+            return
         arguments = ListArguments(self)
         page = await self.services.metadata.list_objects(bucket, arguments.page_builder())
         self.write_xml(arguments.render(bucket, page))
@@ -211,8 +216,13 @@ class BucketHandler(S3Handler):
 
 @stream_request_body
 class ObjectHandler(S3Handler):
+    """One object: PUT, GET, HEAD, DELETE, and the multipart calls (``?uploads``,
+    ``?uploadId=``), which all name the object they build."""
+
     upload: ObjectUpload | None = None
     spool: Spool | None = None
+    small_body: bytearray | None = None
+    part_number: int | None = None
 
     async def prepare(self):
         await super().prepare()
@@ -220,8 +230,16 @@ class ObjectHandler(S3Handler):
         validate_bucket_name(bucket)
         validate_key(key)
         self.refuse_unsupported(UNSUPPORTED_OBJECT_QUERIES)
+        upload_id = self.get_query_argument("uploadId", None)
+        if self.get_query_argument("partNumber", None) is not None and upload_id is None:
+            raise errors.NotImplementedYet("reading one part of an object is not supported yet")
         if self.request.method == "PUT":
+            if upload_id is not None:
+                await self.services.multipart.require_open(bucket, key, upload_id)
+                self.part_number = parse_part_number(self.get_query_argument("partNumber", ""))
             await self.start_upload(bucket, key)
+        elif self.request.method == "POST":
+            self.small_body = bytearray()
 
     async def start_upload(self, bucket: str, key: str) -> None:
         await self.services.metadata.require_bucket(bucket)
@@ -239,11 +257,7 @@ class ObjectHandler(S3Handler):
                 bucket=bucket,
                 key=key,
                 content_type=headers.get("Content-Type", DEFAULT_CONTENT_TYPE),
-                user_metadata=[
-                    (name.lower(), value)
-                    for name, value in headers.get_all()
-                    if name.lower().startswith(USER_METADATA_PREFIX)
-                ],
+                user_metadata=user_metadata(headers),
                 content_md5=parse_content_md5(headers.get("Content-MD5")),
                 content_sha256=self.signed.body_sha256 if self.signed else None,
             )
@@ -257,7 +271,9 @@ class ObjectHandler(S3Handler):
         if self._finished:
             return
         try:
-            if self.spool is not None:
+            if self.small_body is not None:
+                self.small_body += chunk  # the server's small-body limit bounds it
+            elif self.spool is not None:
                 await self.spool.write(chunk)
             else:
                 await self.upload.write(chunk)
@@ -269,10 +285,42 @@ class ObjectHandler(S3Handler):
             await self.upload.begin(self.spool.size)
             async for block in self.spool.read():
                 await self.upload.write(block)
-        record = await self.upload.commit()
+        if self.part_number is not None:
+            upload_id = self.get_query_argument("uploadId")
+            stored = await self.upload.commit_as_part(upload_id, self.part_number)
+            etag = stored.etag
+        else:
+            etag = (await self.upload.commit()).etag
         self.upload = None
-        self.set_header("ETag", f'"{record.etag}"')
+        self.set_header("ETag", f'"{etag}"')
         self.finish()
+
+    async def post(self, bucket: str, key: str):
+        self.check_small_body()
+        multipart = self.services.multipart
+        upload_id = self.get_query_argument("uploadId", None)
+        if "uploads" in self.request.query_arguments:
+            await self.services.metadata.require_bucket(bucket)
+            upload_id = await self.services.metadata.create_multipart(
+                bucket,
+                key,
+                self.request.headers.get("Content-Type", DEFAULT_CONTENT_TYPE),
+                user_metadata(self.request.headers),
+            )
+            self.write_xml(multipart_xml.initiate_xml(bucket, key, upload_id))
+        elif upload_id is not None:
+            requested = multipart_xml.parse_complete_request(bytes(self.small_body))
+            etag = await multipart.complete(bucket, key, upload_id, requested)
+            location = f"{self.request.protocol}://{self.request.host}/{bucket}/{key}"
+            self.write_xml(multipart_xml.complete_xml(location, bucket, key, etag))
+        else:
+            raise errors.NotImplementedYet("POST object uploads (HTML forms) are not supported")
+
+    def check_small_body(self) -> None:
+        """Streamed handlers keep a POST body themselves; check it like a read-whole body."""
+        claimed = self.signed.body_sha256 if self.signed else None
+        if claimed and hashlib.sha256(self.small_body).hexdigest() != claimed:
+            raise errors.ContentSha256Mismatch()
 
     def on_finish(self):
         self.release_upload()
@@ -292,7 +340,29 @@ class ObjectHandler(S3Handler):
         await self.send_object(bucket, key, with_body=False)
 
     async def get(self, bucket: str, key: str):
-        await self.send_object(bucket, key, with_body=True)
+        upload_id = self.get_query_argument("uploadId", None)
+        if upload_id is None:
+            await self.send_object(bucket, key, with_body=True)
+            return
+        await self.services.multipart.require_open(bucket, key, upload_id)
+        marker = parse_part_number(self.get_query_argument("part-number-marker", "0"), low=0)
+        max_parts = min(parse_part_number(self.get_query_argument("max-parts", "1000")), 1000)
+        parts = [
+            multipart_xml.PartListing(p.part_number, p.etag, p.size, p.last_modified)
+            for p in await self.services.metadata.list_uploaded_parts(upload_id)
+            if p.part_number > marker
+        ]
+        self.write_xml(
+            multipart_xml.list_parts_xml(
+                bucket,
+                key,
+                upload_id,
+                parts[:max_parts],
+                marker,
+                max_parts,
+                len(parts) > max_parts,
+            )
+        )
 
     async def send_object(self, bucket: str, key: str, with_body: bool) -> None:
         record = await self.services.metadata.get_object(bucket, key)
@@ -327,9 +397,31 @@ class ObjectHandler(S3Handler):
         await self.flush()
 
     async def delete(self, bucket: str, key: str):
-        await self.services.delete_object(bucket, key)
+        upload_id = self.get_query_argument("uploadId", None)
+        if upload_id is None:
+            await self.services.delete_object(bucket, key)
+        else:
+            await self.services.multipart.abort(bucket, key, upload_id)
         self.set_status(204)
         self.finish()
+
+
+def parse_part_number(raw: str, low: int = 1) -> int:
+    if not raw.isdigit() or not low <= int(raw) <= multipart_xml.MAX_PARTS:
+        raise errors.InvalidArgument(
+            f"Part number must be an integer between {low} and {multipart_xml.MAX_PARTS}",
+            ArgumentName="partNumber",
+            ArgumentValue=raw,
+        )
+    return int(raw)
+
+
+def user_metadata(headers) -> list[tuple[str, str]]:
+    return [
+        (name.lower(), value)
+        for name, value in headers.get_all()
+        if name.lower().startswith(USER_METADATA_PREFIX)
+    ]
 
 
 class ListArguments:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from s3lite.config import GatewayConfig
 from s3lite.gateway.download import ObjectReader
 from s3lite.gateway.metadata import Metadata, ObjectRecord
+from s3lite.gateway.multipart import MultipartUploads
 from s3lite.gateway.node_client import NodeClient
 from s3lite.gateway.nodes import NodeRegistry
 from s3lite.gateway.parts import PartRemover
@@ -20,6 +21,10 @@ class GatewayServices:
     nodes: NodeClient
     remover: PartRemover
     tasks: BackgroundTasks
+
+    @property
+    def multipart(self) -> MultipartUploads:
+        return MultipartUploads(self.metadata, self.remover)
 
     @property
     def credentials(self) -> dict[str, str]:

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from s3lite.errors import (
@@ -21,7 +22,7 @@ from s3lite.errors import (
     InvalidDigest,
     RequestTimeout,
 )
-from s3lite.gateway.metadata import Metadata, ObjectRecord, PartRecord
+from s3lite.gateway.metadata import Metadata, ObjectRecord, PartRecord, UploadedPart
 from s3lite.gateway.node_client import NodeClient, PartSender
 from s3lite.gateway.nodes import NodeRegistry
 from s3lite.gateway.parts import PartRemover
@@ -147,7 +148,9 @@ class ObjectUpload:
             view = view[len(piece) :]
             await self.open_parts()
 
-    async def commit(self) -> ObjectRecord:
+    async def seal(self) -> tuple[str, list[PartRecord]]:
+        """Check the body against what the client promised and every part against what its
+        node stored; answer the body's MD5 (hex) and where its parts now are."""
         if self.received != self.size:
             raise IncompleteBody(f"{self.received} of {self.size} bytes arrived")
         md5 = self.md5.digest()
@@ -156,35 +159,57 @@ class ObjectUpload:
         if self.sha256 is not None and self.sha256.hexdigest() != self.info.content_sha256:
             raise ContentSha256Mismatch(bucket=self.info.bucket, key=self.info.key)
         stored = [await part.sender.finish() for part in self.parts]
+        return md5.hex(), [
+            PartRecord(
+                index=part.span.index,
+                node_id=part.node_id,
+                part_id=part.part_id,
+                offset=part.span.offset,
+                size=info.size,
+                sha256=info.sha256,
+            )
+            for part, info in zip(self.parts, stored, strict=True)
+        ]
+
+    async def publish(self, write: Callable[[], Awaitable[list[PartRecord]]]) -> None:
+        """Make the upload's result visible with ``write`` (one atomic metadata write that
+        answers the parts it replaced), unless a collector took the upload over first."""
+        if not await self.metadata.claim_for_commit(self.upload_id):
+            raise RequestTimeout(f"upload {self.upload_id} was idle too long and was collected")
+        replaced = await write()
+        self.state = "committed"
+        await self.metadata.drop_intent(self.upload_id)
+        if replaced:
+            await self.remover.remove(replaced)
+
+    async def commit(self) -> ObjectRecord:
+        """Store the body as the object at its key."""
+        etag, parts = await self.seal()
         record = ObjectRecord(
             bucket=self.info.bucket,
             key=self.info.key,
             size=self.size,
-            etag=md5.hex(),
+            etag=etag,
             upload_id=self.upload_id,
             content_type=self.info.content_type,
             user_metadata=self.info.user_metadata,
-            parts=[
-                PartRecord(
-                    index=part.span.index,
-                    node_id=part.node_id,
-                    part_id=part.part_id,
-                    offset=part.span.offset,
-                    size=info.size,
-                    sha256=info.sha256,
-                )
-                for part, info in zip(self.parts, stored, strict=True)
-            ],
+            parts=parts,
         )
         await self.metadata.require_bucket(self.info.bucket)
-        if not await self.metadata.claim_for_commit(self.upload_id):
-            raise RequestTimeout(f"upload {self.upload_id} was idle too long and was collected")
-        replaced = await self.metadata.commit_object(record)
-        self.state = "committed"
-        await self.metadata.drop_intent(self.upload_id)
-        if replaced is not None:
-            await self.remover.remove(replaced.parts)
+
+        async def write() -> list[PartRecord]:
+            replaced = await self.metadata.commit_object(record)
+            return replaced.parts if replaced else []
+
+        await self.publish(write)
         return record
+
+    async def commit_as_part(self, multipart_id: str, part_number: int) -> UploadedPart:
+        """Store the body as one part of a multipart upload."""
+        etag, pieces = await self.seal()
+        part = UploadedPart(multipart_id, part_number, self.size, etag, pieces)
+        await self.publish(lambda: self.metadata.put_uploaded_part(part))
+        return part
 
     async def abort(self) -> None:
         """Undo an upload that will not commit; safe to call in any state, and twice."""

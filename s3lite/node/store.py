@@ -203,8 +203,12 @@ class PartStore:
         return [StoredPart(d["_id"], d["length"], d.get("sha256", "")) async for d in cursor]
 
     async def usage(self) -> tuple[int, int]:
-        """Bytes and parts stored, counted from the files collection."""
-        pipeline = [{"$group": {"_id": None, "bytes": {"$sum": "$length"}, "parts": {"$sum": 1}}}]
+        """Bytes and parts stored, counted from the files collection.
+
+        Two queries: FerretDB v1 answers 0 for the second accumulator of a ``$group``.
+        """
+        parts = await self.files.count_documents({})
+        pipeline = [{"$group": {"_id": None, "bytes": {"$sum": "$length"}}}]
         async for row in await self.files.aggregate(pipeline):
-            return row["bytes"], row["parts"]
-        return 0, 0
+            return row["bytes"], parts
+        return 0, parts

@@ -34,6 +34,11 @@ S3_ERRORS: dict[type, tuple[int, str]] = {
     errors.RequestTimeTooSkewed: (403, "RequestTimeTooSkewed"),
     errors.AuthorizationHeaderMalformed: (400, "AuthorizationHeaderMalformed"),
     errors.ContentSha256Mismatch: (400, "XAmzContentSHA256Mismatch"),
+    errors.NoSuchUpload: (404, "NoSuchUpload"),
+    errors.InvalidPart: (400, "InvalidPart"),
+    errors.InvalidPartOrder: (400, "InvalidPartOrder"),
+    errors.EntityTooSmall: (400, "EntityTooSmall"),
+    errors.MalformedXML: (400, "MalformedXML"),
 }
 
 INTERNAL_ERROR = (500, "InternalError")

@@ -1,0 +1,102 @@
+"""Multipart uploads: parts arrive one by one (each cut into six pieces on six nodes, like any
+object), and completing the upload makes the chosen parts one object in one atomic write.
+
+The object's part list is the concatenation of the chosen parts' pieces, renumbered and with
+offsets within the object, so reads, ranges and deletes treat it like any other object.
+"""
+
+import hashlib
+from dataclasses import replace
+
+from s3lite.errors import EntityTooSmall, InvalidPart, InvalidPartOrder, NoSuchUpload
+from s3lite.gateway.metadata import Metadata, ObjectRecord, PartRecord, UploadedPart
+from s3lite.gateway.parts import PartRemover
+
+MIN_PART_SIZE = 5 * 1024 * 1024  # all parts but the last, as S3 requires
+
+
+def multipart_etag(parts: list[UploadedPart]) -> str:
+    """S3's ETag of a multipart object: the MD5 of the parts' binary MD5s, then -N."""
+    digests = b"".join(bytes.fromhex(part.etag) for part in parts)
+    return f"{hashlib.md5(digests).hexdigest()}-{len(parts)}"
+
+
+def choose_parts(
+    requested: list[tuple[int, str]], available: list[UploadedPart]
+) -> list[UploadedPart]:
+    """The uploaded parts a completion names, checked as S3 checks them."""
+    numbers = [number for number, _ in requested]
+    if any(a >= b for a, b in zip(numbers, numbers[1:], strict=False)):
+        raise InvalidPartOrder()
+    by_number = {part.part_number: part for part in available}
+    chosen = []
+    for number, etag in requested:
+        part = by_number.get(number)
+        if part is None or part.etag != etag:
+            raise InvalidPart(f"part {number} with ETag {etag} was not uploaded", PartNumber=number)
+        chosen.append(part)
+    for part in chosen[:-1]:
+        if part.size < MIN_PART_SIZE:
+            raise EntityTooSmall(
+                f"part {part.part_number} has {part.size} bytes; all but the last need "
+                f"at least {MIN_PART_SIZE}"
+            )
+    return chosen
+
+
+def object_pieces(parts: list[UploadedPart]) -> list[PartRecord]:
+    pieces, offset = [], 0
+    for part in parts:
+        for piece in sorted(part.pieces, key=lambda piece: piece.offset):
+            pieces.append(replace(piece, index=len(pieces), offset=offset + piece.offset))
+        offset += part.size
+    return pieces
+
+
+class MultipartUploads:
+    def __init__(self, metadata: Metadata, remover: PartRemover):
+        self.metadata = metadata
+        self.remover = remover
+
+    async def require_open(self, bucket: str, key: str, upload_id: str) -> dict:
+        upload = await self.metadata.get_multipart(bucket, key, upload_id)
+        if upload["state"] != "open":
+            raise NoSuchUpload(bucket=bucket, key=key, UploadId=upload_id)
+        return upload
+
+    async def complete(
+        self, bucket: str, key: str, upload_id: str, requested: list[tuple[int, str]]
+    ) -> str:
+        """Make the named parts the object at ``key``; answer its ETag."""
+        upload = await self.metadata.get_multipart(bucket, key, upload_id)
+        if upload["state"] == "completed":
+            return upload["etag"]  # a client retrying a completion that did happen
+        available = await self.metadata.list_uploaded_parts(upload_id)
+        chosen = choose_parts(requested, available)
+        if not await self.metadata.claim_completion(upload_id):
+            raise NoSuchUpload(bucket=bucket, key=key, UploadId=upload_id)
+        etag = multipart_etag(chosen)
+        record = ObjectRecord(
+            bucket=bucket,
+            key=key,
+            size=sum(part.size for part in chosen),
+            etag=etag,
+            upload_id=upload_id,
+            content_type=upload["content_type"],
+            user_metadata=upload["user_metadata"],
+            parts=object_pieces(chosen),
+        )
+        try:
+            await self.metadata.require_bucket(bucket)
+            replaced = await self.metadata.commit_object(record)
+        except Exception:
+            await self.metadata.reopen_multipart(upload_id)
+            raise
+        await self.metadata.finish_multipart(upload_id, etag)
+        unused = [p for part in available if part not in chosen for p in part.pieces]
+        await self.remover.remove(unused + (replaced.parts if replaced else []))
+        return etag
+
+    async def abort(self, bucket: str, key: str, upload_id: str) -> None:
+        await self.require_open(bucket, key, upload_id)
+        await self.remover.remove(await self.metadata.drop_multipart(upload_id))
