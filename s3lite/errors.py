@@ -76,6 +76,10 @@ class InvalidArgument(S3liteError):
     """Invalid Argument."""
 
 
+class InvalidRequest(S3liteError):
+    """The request is not valid."""
+
+
 class MethodNotAllowed(S3liteError):
     """The specified method is not allowed against this resource."""
 
@@ -165,3 +169,12 @@ class EntityTooSmall(S3liteError):
 
 class MalformedXML(S3liteError):
     """The XML you provided was not well-formed or did not validate against our schema."""
+
+
+# Conditional requests
+class PreconditionFailed(S3liteError):
+    """At least one of the preconditions you specified did not hold."""
+
+
+class NotModified(S3liteError):
+    """Not Modified"""

@@ -1,9 +1,11 @@
 """The object API: Amazon S3, path style. Handlers stay thin; the work is in the services."""
 
+import email.utils
 import hashlib
 import logging
 import secrets
 import sys
+import urllib.parse
 from datetime import UTC, datetime
 
 from pymongo.errors import ConnectionFailure
@@ -16,11 +18,12 @@ from s3lite.gateway.services import GatewayServices
 from s3lite.gateway.spool import Spool
 from s3lite.gateway.upload import ObjectInfo, ObjectUpload, parse_content_md5
 from s3lite.s3 import multipart as multipart_xml
-from s3lite.s3 import sigv4, xml
+from s3lite.s3 import request_xml, sigv4, xml
 from s3lite.s3.errors import s3_status_and_code
 from s3lite.s3.listing import (
     ListPage,
     PageBuilder,
+    decode_token,
     parse_max_keys,
     start_bound,
     validate_encoding_type,
@@ -37,7 +40,6 @@ UNSUPPORTED_BUCKET_QUERIES = {
     "acl",
     "cors",
     "lifecycle",
-    "location",
     "logging",
     "notification",
     "policy",
@@ -47,7 +49,6 @@ UNSUPPORTED_BUCKET_QUERIES = {
     "versions",
     "website",
     "encryption",
-    "delete",
     "object-lock",
     "ownershipControls",
     "publicAccessBlock",
@@ -64,7 +65,14 @@ UNSUPPORTED_OBJECT_QUERIES = {
     "torrent",
     "select",
 }
-UNSUPPORTED_HEADERS = ("x-amz-copy-source",)
+RESPONSE_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-language": "Content-Language",
+    "response-expires": "Expires",
+    "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-encoding": "Content-Encoding",
+}
 
 
 class S3ResponseHeaders(httputil.HTTPHeaders):
@@ -130,7 +138,6 @@ class S3Handler(RequestHandler):
 
     def refuse_unsupported(self, queries: set[str]) -> None:
         asked = [name for name in self.request.query_arguments if name in queries]
-        asked += [name for name in UNSUPPORTED_HEADERS if name in self.request.headers]
         if asked:
             raise errors.NotImplementedYet(f"{asked[0]} is not supported by s3lite yet")
 
@@ -155,7 +162,7 @@ class S3Handler(RequestHandler):
         else:
             status_code, code, message = 500, "InternalError", "We encountered an internal error."
         self.set_status(status_code)
-        if self.request.method == "HEAD":
+        if self.request.method == "HEAD" or status_code == 304:
             self.finish()
             return
         self.set_header("Content-Type", "application/xml")
@@ -200,7 +207,26 @@ class BucketHandler(S3Handler):
         self.set_status(204)
         self.finish()
 
+    async def post(self, bucket: str):
+        if "delete" not in self.request.query_arguments:
+            raise errors.NotImplementedYet("POST on a bucket is only supported for ?delete")
+        keys, quiet = request_xml.parse_delete_request(self.request.body)
+        await self.services.metadata.require_bucket(bucket)
+        deleted, failed = [], []
+        for key in keys:
+            try:
+                validate_key(key)
+                await self.services.delete_object(bucket, key)
+                deleted.append(key)
+            except errors.S3liteError as error:
+                failed.append((key, s3_status_and_code(error)[1], error.message))
+        self.write_xml(xml.delete_result_xml([] if quiet else deleted, failed))
+
     async def get(self, bucket: str):
+        if "location" in self.request.query_arguments:
+            await self.services.metadata.require_bucket(bucket)
+            self.write_xml(xml.location_xml())
+            return
         if "uploads" in self.request.query_arguments:
             await self.services.metadata.require_bucket(bucket)
             uploads = [
@@ -233,6 +259,8 @@ class ObjectHandler(S3Handler):
         upload_id = self.get_query_argument("uploadId", None)
         if self.get_query_argument("partNumber", None) is not None and upload_id is None:
             raise errors.NotImplementedYet("reading one part of an object is not supported yet")
+        if self.request.method == "PUT" and "x-amz-copy-source" in self.request.headers:
+            return  # a copy has no body; ``put`` does the work
         if self.request.method == "PUT":
             if upload_id is not None:
                 await self.services.multipart.require_open(bucket, key, upload_id)
@@ -281,6 +309,10 @@ class ObjectHandler(S3Handler):
             self.fail_now()
 
     async def put(self, bucket: str, key: str):
+        copy_source = self.request.headers.get("x-amz-copy-source")
+        if copy_source is not None:
+            await self.copy_object(copy_source, bucket, key)
+            return
         if self.spool is not None:
             await self.upload.begin(self.spool.size)
             async for block in self.spool.read():
@@ -294,6 +326,29 @@ class ObjectHandler(S3Handler):
         self.upload = None
         self.set_header("ETag", f'"{etag}"')
         self.finish()
+
+    async def copy_object(self, copy_source: str, bucket: str, key: str) -> None:
+        source_bucket, source_key = parse_copy_source(copy_source)
+        headers = self.request.headers
+        directive = headers.get("x-amz-metadata-directive", "COPY").upper()
+        if directive not in ("COPY", "REPLACE"):
+            raise errors.InvalidArgument("x-amz-metadata-directive must be COPY or REPLACE")
+        source = await self.services.metadata.get_object(source_bucket, source_key)
+        check_preconditions(source, headers, prefix="x-amz-copy-source-")
+        if directive == "REPLACE":
+            content_type = headers.get("Content-Type", DEFAULT_CONTENT_TYPE)
+            metadata = user_metadata(headers)
+        else:
+            if (source_bucket, source_key) == (bucket, key):
+                raise errors.InvalidRequest(
+                    "This copy request is illegal because it is trying to copy an object to "
+                    "itself without changing the object's metadata."
+                )
+            content_type, metadata = source.content_type, source.user_metadata
+        record = await self.services.copy_object(
+            source, ObjectInfo(bucket, key, content_type, metadata)
+        )
+        self.write_xml(xml.copy_object_xml(record.etag, record.last_modified))
 
     async def post(self, bucket: str, key: str):
         self.check_small_body()
@@ -366,6 +421,7 @@ class ObjectHandler(S3Handler):
 
     async def send_object(self, bucket: str, key: str, with_body: bool) -> None:
         record = await self.services.metadata.get_object(bucket, key)
+        check_preconditions(record, self.request.headers)
         span = parse_range(self.request.headers.get("Range"), record.size)
         start, end = span or (0, record.size)
         reader = self.services.reader(record, start, end)
@@ -381,6 +437,9 @@ class ObjectHandler(S3Handler):
         self.set_header("Accept-Ranges", "bytes")
         for name, value in record.user_metadata:
             self.set_header(name, value)
+        for argument, header in RESPONSE_OVERRIDES.items():
+            if (value := self.get_query_argument(argument, None)) is not None:
+                self.set_header(header, value)
         if not with_body:
             self.finish()
             return
@@ -406,6 +465,48 @@ class ObjectHandler(S3Handler):
         self.finish()
 
 
+def parse_copy_source(header: str) -> tuple[str, str]:
+    """``x-amz-copy-source``: ``bucket/key`` or ``/bucket/key``, percent-encoded."""
+    path, _, version = header.partition("?")
+    if version and version != "versionId=null":
+        raise errors.NotImplementedYet("copying a version of an object is not supported")
+    bucket, _, key = urllib.parse.unquote(path).lstrip("/").partition("/")
+    validate_bucket_name(bucket)
+    validate_key(key)
+    return bucket, key
+
+
+def check_preconditions(record, headers, prefix: str = "") -> None:
+    """If-Match, If-None-Match, If-Modified-Since and If-Unmodified-Since, read as S3 reads
+    them (on a copy, the same headers prefixed with ``x-amz-copy-source-``)."""
+    etag = f'"{record.etag}"'
+
+    def matches(value: str) -> bool:
+        wanted = [tag.strip() for tag in value.split(",")]
+        return "*" in wanted or etag in wanted or record.etag in wanted
+
+    def since(name: str):
+        value = headers.get(prefix + name)
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return parsed if parsed is None or parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    modified = record.last_modified.replace(microsecond=0)
+    if_match, if_none_match = (
+        headers.get(prefix + "If-Match"),
+        headers.get(prefix + "If-None-Match"),
+    )
+    unmodified_since, modified_since = since("If-Unmodified-Since"), since("If-Modified-Since")
+    if if_match is not None and not matches(if_match):
+        raise errors.PreconditionFailed(Condition="If-Match")
+    if if_match is None and unmodified_since is not None and modified > unmodified_since:
+        raise errors.PreconditionFailed(Condition="If-Unmodified-Since")
+    failure = errors.PreconditionFailed if prefix else errors.NotModified
+    if if_none_match is not None and matches(if_none_match):
+        raise failure(Condition="If-None-Match")
+    if if_none_match is None and modified_since is not None and modified <= modified_since:
+        raise failure(Condition="If-Modified-Since")
+
+
 def parse_part_number(raw: str, low: int = 1) -> int:
     if not raw.isdigit() or not low <= int(raw) <= multipart_xml.MAX_PARTS:
         raise errors.InvalidArgument(
@@ -425,25 +526,39 @@ def user_metadata(headers) -> list[tuple[str, str]]:
 
 
 class ListArguments:
-    """ListObjectsV2's query parameters, checked."""
+    """ListObjects' query parameters, checked: version 2 (``list-type=2``) or version 1."""
 
     def __init__(self, handler: RequestHandler):
-        if handler.get_query_argument("list-type", None) != "2":
-            raise errors.NotImplementedYet("only ListObjectsV2 (list-type=2) is supported yet")
         argument = handler.get_query_argument
+        self.version = 2 if argument("list-type", None) == "2" else 1
         self.prefix = argument("prefix", "")
         self.delimiter = argument("delimiter", None) or None
         self.max_keys = parse_max_keys(argument("max-keys", None))
         self.start_after = argument("start-after", None)
         self.continuation_token = argument("continuation-token", None)
+        self.marker = argument("marker", "")
         self.encoding_type = argument("encoding-type", None)
         validate_encoding_type(self.encoding_type)
 
     def page_builder(self) -> PageBuilder:
-        start = start_bound(self.start_after, self.continuation_token)
+        if self.version == 2:
+            start = start_bound(self.start_after, self.continuation_token)
+        else:
+            start = start_bound(self.marker, None)
         return PageBuilder(self.prefix, self.delimiter, self.max_keys, start)
 
     def render(self, bucket: str, page: ListPage) -> bytes:
+        if self.version == 1:
+            return xml.list_objects_v1_xml(
+                page,
+                bucket=bucket,
+                prefix=self.prefix,
+                delimiter=self.delimiter,
+                max_keys=self.max_keys,
+                marker=self.marker,
+                next_marker=decode_token(page.next_token)[0] if page.next_token else None,
+                encoding_type=self.encoding_type,
+            )
         return xml.list_objects_v2_xml(
             page,
             bucket=bucket,

@@ -46,6 +46,19 @@ class GatewayServices:
     def reader(self, record: ObjectRecord, start: int, end: int) -> ObjectReader:
         return ObjectReader(record, start, end, self.registry, self.nodes)
 
+    async def copy_object(self, source: ObjectRecord, target: ObjectInfo) -> ObjectRecord:
+        """Stream an object's bytes from its nodes into a new upload: a copy is a new object
+        with parts of its own, so deleting either never touches the other."""
+        reader = self.reader(source, 0, source.size)
+        await reader.check_available()
+        upload = self.new_upload(target)
+        try:
+            await upload.begin(source.size)
+            await reader.stream(upload.write)
+            return await upload.commit()
+        finally:
+            await upload.abort()  # does nothing once committed
+
     async def delete_object(self, bucket: str, key: str) -> None:
         removed = await self.metadata.delete_object(bucket, key)
         if removed is not None:

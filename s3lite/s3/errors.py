@@ -23,6 +23,7 @@ S3_ERRORS: dict[type, tuple[int, str]] = {
     errors.RequestTimeout: (400, "RequestTimeout"),
     errors.InvalidArgument: (400, "InvalidArgument"),
     errors.MethodNotAllowed: (405, "MethodNotAllowed"),
+    errors.InvalidRequest: (400, "InvalidRequest"),
     errors.NotImplementedYet: (501, "NotImplemented"),
     errors.InsufficientNodes: (503, "ServiceUnavailable"),
     errors.NodeUnavailable: (503, "ServiceUnavailable"),
@@ -39,6 +40,8 @@ S3_ERRORS: dict[type, tuple[int, str]] = {
     errors.InvalidPartOrder: (400, "InvalidPartOrder"),
     errors.EntityTooSmall: (400, "EntityTooSmall"),
     errors.MalformedXML: (400, "MalformedXML"),
+    errors.PreconditionFailed: (412, "PreconditionFailed"),
+    errors.NotModified: (304, "NotModified"),
 }
 
 INTERNAL_ERROR = (500, "InternalError")

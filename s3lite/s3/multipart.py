@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from s3lite.errors import MalformedXML
+from s3lite.s3.request_xml import local_name, parse_request
 from s3lite.s3.xml import add_text_elements, iso8601, result_root, serialize
 
 MAX_PARTS = 10000
@@ -26,20 +27,9 @@ class UploadListing:
     initiated: datetime
 
 
-def local_name(element: ElementTree.Element) -> str:
-    return element.tag.rpartition("}")[2]
-
-
 def parse_complete_request(body: bytes) -> list[tuple[int, str]]:
     """The (part number, bare ETag) pairs of a CompleteMultipartUpload body, in its order."""
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        raise MalformedXML("document type declarations are not accepted")
-    try:
-        root = ElementTree.fromstring(body)
-    except ElementTree.ParseError as error:
-        raise MalformedXML(f"the body is not XML: {error}") from None
-    if local_name(root) != "CompleteMultipartUpload":
-        raise MalformedXML("the root element must be CompleteMultipartUpload")
+    root = parse_request(body, "CompleteMultipartUpload")
     parts = []
     for part in root:
         if local_name(part) != "Part":

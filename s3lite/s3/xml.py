@@ -92,6 +92,43 @@ def list_objects_v2_xml(
     if encoding_type:
         fields["EncodingType"] = encoding_type
     add_text_elements(root, fields)
+    add_listing_entries(root, result, encoded)
+    return serialize(root)
+
+
+def list_objects_v1_xml(
+    result: ListPage,
+    *,
+    bucket: str,
+    prefix: str,
+    delimiter: str | None,
+    max_keys: int,
+    marker: str,
+    next_marker: str | None,
+    encoding_type: str | None,
+) -> bytes:
+    """Return the ListBucketResult body of ListObjects (version 1) for one page; NextMarker is
+    sent when the page is truncated (S3 sends it only with a delimiter; it never hurts)."""
+
+    def encoded(value: str) -> str:
+        return quote(value, safe="/") if encoding_type == "url" else value
+
+    root = result_root("ListBucketResult")
+    fields = {"Name": bucket, "Prefix": encoded(prefix), "Marker": encoded(marker)}
+    if next_marker is not None:
+        fields["NextMarker"] = encoded(next_marker)
+    fields["MaxKeys"] = str(max_keys)
+    if delimiter:
+        fields["Delimiter"] = encoded(delimiter)
+    fields["IsTruncated"] = "true" if result.is_truncated else "false"
+    if encoding_type:
+        fields["EncodingType"] = encoding_type
+    add_text_elements(root, fields)
+    add_listing_entries(root, result, encoded)
+    return serialize(root)
+
+
+def add_listing_entries(root: ElementTree.Element, result: ListPage, encoded) -> None:
     for entry in result.contents:
         contents = ElementTree.SubElement(root, "Contents")
         add_text_elements(
@@ -107,6 +144,28 @@ def list_objects_v2_xml(
     for common_prefix in result.common_prefixes:
         rolled_up = ElementTree.SubElement(root, "CommonPrefixes")
         add_text_elements(rolled_up, {"Prefix": encoded(common_prefix)})
+
+
+def location_xml() -> bytes:
+    """GetBucketLocation: an empty constraint means us-east-1, what clients assume here."""
+    return serialize(result_root("LocationConstraint"))
+
+
+def copy_object_xml(etag: str, last_modified: datetime) -> bytes:
+    root = result_root("CopyObjectResult")
+    add_text_elements(root, {"ETag": f'"{etag}"', "LastModified": iso8601(last_modified)})
+    return serialize(root)
+
+
+def delete_result_xml(deleted: list[str], failed: list[tuple[str, str, str]]) -> bytes:
+    """DeleteObjects' answer: each deleted key, then each (key, code, message) that failed."""
+    root = result_root("DeleteResult")
+    for key in deleted:
+        add_text_elements(ElementTree.SubElement(root, "Deleted"), {"Key": key})
+    for key, code, message in failed:
+        add_text_elements(
+            ElementTree.SubElement(root, "Error"), {"Key": key, "Code": code, "Message": message}
+        )
     return serialize(root)
 
 

@@ -1,0 +1,142 @@
+"""The S3 operations clients rely on beyond PUT and GET: copy, batch delete, ListObjects v1,
+bucket location, conditional requests and response overrides."""
+
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.processes import http_request
+
+
+@pytest.fixture
+def s3(shared_cluster):
+    return shared_cluster.s3(retries={"max_attempts": 1})
+
+
+@pytest.fixture
+def bucket(s3):
+    name = f"ops-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def status_of(error: ClientError) -> int:
+    return error.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_copy_object_makes_an_independent_copy_with_the_same_bytes(s3, bucket):
+    body = os.urandom(100_000)
+    s3.put_object(Bucket=bucket, Key="src dir/a+b", Body=body, Metadata={"tag": "one"})
+    copied = s3.copy_object(
+        Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "src dir/a+b"}
+    )
+    assert copied["CopyObjectResult"]["ETag"] == s3.head_object(Bucket=bucket, Key="copy")["ETag"]
+    s3.delete_object(Bucket=bucket, Key="src dir/a+b")
+    got = s3.get_object(Bucket=bucket, Key="copy")
+    assert got["Body"].read() == body
+    assert got["Metadata"] == {"tag": "one"}
+
+
+def test_copy_object_can_replace_the_metadata(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", Metadata={"tag": "old"})
+    s3.copy_object(
+        Bucket=bucket,
+        Key="k",
+        CopySource={"Bucket": bucket, "Key": "k"},
+        Metadata={"tag": "new"},
+        MetadataDirective="REPLACE",
+        ContentType="text/plain",
+    )
+    head = s3.head_object(Bucket=bucket, Key="k")
+    assert head["Metadata"] == {"tag": "new"}
+    assert head["ContentType"] == "text/plain"
+
+
+def test_copying_a_missing_object_is_no_such_key(s3, bucket):
+    with pytest.raises(ClientError) as error:
+        s3.copy_object(Bucket=bucket, Key="k", CopySource={"Bucket": bucket, "Key": "absent"})
+    assert error.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_delete_objects_deletes_a_batch_and_reports_each_key(s3, bucket):
+    for key in ("a", "b", "c"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    answer = s3.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": "a"}, {"Key": "b"}, {"Key": "never"}]}
+    )
+    assert sorted(d["Key"] for d in answer["Deleted"]) == ["a", "b", "never"]
+    listed = s3.list_objects_v2(Bucket=bucket)["Contents"]
+    assert [entry["Key"] for entry in listed] == ["c"]
+    quiet = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "c"}], "Quiet": True})
+    assert "Deleted" not in quiet
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_delete_objects_refuses_more_than_1000_keys(s3, bucket):
+    with pytest.raises(ClientError) as error:
+        s3.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": f"k{i}"} for i in range(1001)]}
+        )
+    assert error.value.response["Error"]["Code"] == "MalformedXML"
+
+
+def test_malformed_xml_bodies_are_refused(shared_cluster, bucket):
+    for body in (b"not xml", b"<Wrong/>", b'<!DOCTYPE x [<!ENTITY a "a">]><Delete/>'):
+        response = http_request("POST", f"{shared_cluster.url}/{bucket}?delete", body=body)
+        assert response.status == 400
+        assert b"<Code>MalformedXML</Code>" in response.body
+
+
+def test_list_objects_version_1_pages_with_markers(s3, bucket):
+    for key in ("a/1", "a/2", "b", "c", "d"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"")
+    keys, prefixes = [], []
+    for page in s3.get_paginator("list_objects").paginate(
+        Bucket=bucket, Delimiter="/", PaginationConfig={"PageSize": 2}
+    ):
+        keys += [entry["Key"] for entry in page.get("Contents", [])]
+        prefixes += [entry["Prefix"] for entry in page.get("CommonPrefixes", [])]
+    assert keys == ["b", "c", "d"]
+    assert prefixes == ["a/"]
+    after = s3.list_objects(Bucket=bucket, Marker="b")
+    assert [entry["Key"] for entry in after["Contents"]] == ["c", "d"]
+
+
+def test_bucket_location_is_the_default_region(s3, bucket):
+    assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] is None
+
+
+def test_conditional_gets(s3, bucket):
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"v1")
+    etag = put["ETag"]
+    assert s3.get_object(Bucket=bucket, Key="k", IfMatch=etag)["Body"].read() == b"v1"
+    with pytest.raises(ClientError) as mismatch:
+        s3.get_object(Bucket=bucket, Key="k", IfMatch='"' + "0" * 32 + '"')
+    assert status_of(mismatch.value) == 412
+    with pytest.raises(ClientError) as unchanged:
+        s3.get_object(Bucket=bucket, Key="k", IfNoneMatch=etag)
+    assert status_of(unchanged.value) == 304
+    later = datetime.now(UTC) + timedelta(hours=1)
+    with pytest.raises(ClientError) as not_modified:
+        s3.get_object(Bucket=bucket, Key="k", IfModifiedSince=later)
+    assert status_of(not_modified.value) == 304
+    earlier = datetime.now(UTC) - timedelta(hours=1)
+    with pytest.raises(ClientError) as modified:
+        s3.get_object(Bucket=bucket, Key="k", IfUnmodifiedSince=earlier)
+    assert status_of(modified.value) == 412
+    assert s3.get_object(Bucket=bucket, Key="k", IfModifiedSince=earlier)["Body"].read() == b"v1"
+
+
+def test_response_overrides_set_the_answers_headers(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"data")
+    got = s3.get_object(
+        Bucket=bucket,
+        Key="k",
+        ResponseContentType="text/csv",
+        ResponseContentDisposition='attachment; filename="k.csv"',
+    )
+    assert got["ContentType"] == "text/csv"
+    assert got["ContentDisposition"] == 'attachment; filename="k.csv"'
