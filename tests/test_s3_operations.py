@@ -1,8 +1,11 @@
 """The S3 operations clients rely on beyond PUT and GET: copy, batch delete, ListObjects v1,
 bucket location, conditional requests and response overrides."""
 
+import base64
+import hashlib
 import os
 import uuid
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -140,3 +143,33 @@ def test_response_overrides_set_the_answers_headers(s3, bucket):
     )
     assert got["ContentType"] == "text/csv"
     assert got["ContentDisposition"] == 'attachment; filename="k.csv"'
+
+
+def test_a_checksum_sent_with_the_object_is_verified_kept_and_returned(s3, bucket):
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"checked", ChecksumAlgorithm="SHA256")
+    assert put["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(b"checked").digest()).decode()
+    got = s3.get_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
+    assert got["ChecksumSHA256"] == put["ChecksumSHA256"]
+    assert got["Body"].read() == b"checked"
+
+
+def test_boto3s_default_crc32_is_verified_on_every_put(shared_cluster, bucket):
+    wrong = base64.b64encode((zlib.crc32(b"other") & 0xFFFFFFFF).to_bytes(4, "big")).decode()
+    response = http_request(
+        "PUT",
+        f"{shared_cluster.url}/{bucket}/k",
+        headers={"x-amz-checksum-crc32": wrong},
+        body=b"the body",
+    )
+    assert response.status == 400
+    assert b"<Code>BadDigest</Code>" in response.body
+    assert http_request("HEAD", f"{shared_cluster.url}/{bucket}/k").status == 404
+    right = base64.b64encode(zlib.crc32(b"the body").to_bytes(4, "big")).decode()
+    response = http_request(
+        "PUT",
+        f"{shared_cluster.url}/{bucket}/k",
+        headers={"x-amz-checksum-crc32": right},
+        body=b"the body",
+    )
+    assert response.status == 200
+    assert response.headers["x-amz-checksum-crc32"] == right

@@ -57,6 +57,7 @@ class ObjectRecord:
     content_type: str = "binary/octet-stream"
     user_metadata: list[tuple[str, str]] = field(default_factory=list)
     last_modified: datetime = field(default_factory=now)
+    checksum: list[str] | None = None  # [algorithm, base64 value], as the client sent it
 
     def to_document(self) -> dict:
         document = asdict(self)

@@ -19,6 +19,7 @@ from s3lite.gateway.spool import Spool
 from s3lite.gateway.upload import ObjectInfo, ObjectUpload, parse_content_md5
 from s3lite.s3 import multipart as multipart_xml
 from s3lite.s3 import request_xml, sigv4, xml
+from s3lite.s3.checksums import HEADER_PREFIX, requested_checksum
 from s3lite.s3.errors import s3_status_and_code
 from s3lite.s3.listing import (
     ListPage,
@@ -288,6 +289,7 @@ class ObjectHandler(S3Handler):
                 user_metadata=user_metadata(headers),
                 content_md5=parse_content_md5(headers.get("Content-MD5")),
                 content_sha256=self.signed.body_sha256 if self.signed else None,
+                checksum=requested_checksum(headers),
             )
         )
         if length is None:
@@ -322,7 +324,10 @@ class ObjectHandler(S3Handler):
             stored = await self.upload.commit_as_part(upload_id, self.part_number)
             etag = stored.etag
         else:
-            etag = (await self.upload.commit()).etag
+            record = await self.upload.commit()
+            etag = record.etag
+            if record.checksum:
+                self.set_header(HEADER_PREFIX + record.checksum[0], record.checksum[1])
         self.upload = None
         self.set_header("ETag", f'"{etag}"')
         self.finish()
@@ -437,6 +442,9 @@ class ObjectHandler(S3Handler):
         self.set_header("Accept-Ranges", "bytes")
         for name, value in record.user_metadata:
             self.set_header(name, value)
+        wants_checksum = self.request.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+        if record.checksum and wants_checksum and span is None:
+            self.set_header(HEADER_PREFIX + record.checksum[0], record.checksum[1])
         for argument, header in RESPONSE_OVERRIDES.items():
             if (value := self.get_query_argument(argument, None)) is not None:
                 self.set_header(header, value)

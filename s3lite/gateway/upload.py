@@ -27,6 +27,7 @@ from s3lite.gateway.node_client import NodeClient, PartSender
 from s3lite.gateway.nodes import NodeRegistry
 from s3lite.gateway.parts import PartRemover
 from s3lite.gateway.splitting import PARTS_PER_OBJECT, Span, part_boundaries
+from s3lite.s3.checksums import StreamChecksum
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class ObjectInfo:
     user_metadata: list[tuple[str, str]]
     content_md5: bytes | None = None
     content_sha256: str | None = None  # the body's SHA-256 as signed, to check at the end
+    checksum: tuple[str, str] | None = None  # (algorithm, base64 value) of x-amz-checksum-*
 
 
 @dataclass
@@ -83,6 +85,7 @@ class ObjectUpload:
         self.received = 0
         self.md5 = hashlib.md5()
         self.sha256 = hashlib.sha256() if info.content_sha256 else None
+        self.checksum = StreamChecksum(*info.checksum) if info.checksum else None
         self.parts: list[PlannedPart] = []
         self.current = 0
         self.state = "new"  # new -> streaming -> committed | aborted
@@ -135,6 +138,8 @@ class ObjectUpload:
         self.md5.update(data)
         if self.sha256 is not None:
             self.sha256.update(data)
+        if self.checksum is not None:
+            self.checksum.update(data)
         if time.monotonic() - self.touched > self.touch_seconds:
             # Tell collectors this upload is alive, however long it takes.
             self.touched = time.monotonic()
@@ -158,6 +163,13 @@ class ObjectUpload:
             raise BadDigest(bucket=self.info.bucket, key=self.info.key)
         if self.sha256 is not None and self.sha256.hexdigest() != self.info.content_sha256:
             raise ContentSha256Mismatch(bucket=self.info.bucket, key=self.info.key)
+        if self.checksum is not None and not self.checksum.matches():
+            raise BadDigest(
+                f"The {self.checksum.algorithm.upper()} you specified did not match the "
+                "calculated checksum.",
+                bucket=self.info.bucket,
+                key=self.info.key,
+            )
         stored = [await part.sender.finish() for part in self.parts]
         return md5.hex(), [
             PartRecord(
@@ -194,6 +206,7 @@ class ObjectUpload:
             content_type=self.info.content_type,
             user_metadata=self.info.user_metadata,
             parts=parts,
+            checksum=list(self.info.checksum) if self.info.checksum else None,
         )
         await self.metadata.require_bucket(self.info.bucket)
 
