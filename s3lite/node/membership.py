@@ -5,6 +5,7 @@ new URL, comes back as itself and its parts stay reachable.
 """
 
 import asyncio
+import time
 import json
 import logging
 
@@ -86,9 +87,12 @@ class Membership:
                 if not registered:
                     await self.register()
                     registered = True
+                started = time.monotonic()
                 await self.heartbeat()
                 backoff = 0.2
-                await asyncio.sleep(self.config.heartbeat_seconds)
+                # A fixed rate, not a fixed pause: a slow heartbeat must not delay the next one.
+                elapsed = time.monotonic() - started
+                await asyncio.sleep(max(self.config.heartbeat_seconds - elapsed, 0))
             except HTTPClientError as error:
                 if error.code == 404:
                     registered = False  # the gateway's database forgot us: register again
