@@ -5,9 +5,9 @@ new URL, comes back as itself and its parts stay reachable.
 """
 
 import asyncio
-import time
 import json
 import logging
+import time
 
 from pymongo.asynchronous.database import AsyncDatabase
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
