@@ -6,6 +6,7 @@ loopback ports (see ``tests/processes.py``). When a test fails, the tail of ever
 processes it used is added to the report.
 """
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -101,6 +102,20 @@ def shared_cluster(mongo_uri, tmp_path_factory, request) -> Iterator[Cluster]:
     finally:
         cluster.stop()
         drop_databases(mongo_uri, prefix)
+
+
+@pytest.fixture
+def s3(shared_cluster):
+    """A boto3 client for the module's cluster that reports errors at once, without retries."""
+    return shared_cluster.s3(retries={"max_attempts": 1})
+
+
+@pytest.fixture
+def bucket(s3) -> str:
+    """A fresh, empty bucket on the module's cluster."""
+    name = f"bucket-{uuid.uuid4().hex[:16]}"
+    s3.create_bucket(Bucket=name)
+    return name
 
 
 def processes_used_by(item: pytest.Item) -> list[ServerProcess]:

@@ -450,6 +450,21 @@ class Cluster:
     def stop(self) -> None:
         stop_all([p for p in (self.gateway, *self.nodes) if p is not None])
 
+    def restart_gateway(self, *extra_args: str) -> None:
+        """Restart the gateway with more options, e.g. ``("--max-object-size", "1000")``."""
+        self.gateway.stop()
+        self.gateway.extra_args += extra_args
+        self.gateway.start()
+        self.gateway.wait_ready()
+
+    def stored_part_ids(self, nodes: list[NodeProcess] | None = None) -> set[str]:
+        """Every part id the nodes (all, by default) hold; tests store far fewer than a page."""
+        ids = set()
+        for node in self.nodes if nodes is None else nodes:
+            listing = node.request("GET", "/_node/parts?limit=1000").json()["parts"]
+            ids |= {part["part_id"] for part in listing}
+        return ids
+
     def api(self, method: str, path: str, document: dict | None = None, **kwargs) -> Response:
         """A request to the gateway's cluster API, with the token and an optional JSON body."""
         if document is not None:

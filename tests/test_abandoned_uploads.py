@@ -11,13 +11,6 @@ from tests.processes import wait_until
 MIB = 1024 * 1024
 
 
-def stored_parts(cluster) -> set[str]:
-    ids = set()
-    for node in cluster.nodes:
-        ids.update(p["part_id"] for p in node.request("GET", "/_node/parts").json()["parts"])
-    return ids
-
-
 def intents(cluster) -> list[dict]:
     with pymongo.MongoClient(cluster.mongo_uri) as client:
         return list(client[cluster.gateway.db]["upload_intents"].find())
@@ -33,33 +26,27 @@ def start_upload_and_stall(cluster, key: str, size: int, sent: int) -> socket.so
 
 
 def test_parts_of_a_killed_gateways_upload_are_collected_after_the_grace_period(cluster):
-    cluster.gateway.stop()
-    cluster.gateway.extra_args += ["--gc-grace-seconds", "3", "--gc-interval-seconds", "0.5"]
-    cluster.gateway.start()
-    cluster.gateway.wait_ready()
+    cluster.restart_gateway("--gc-grace-seconds", "3", "--gc-interval-seconds", "0.5")
     cluster.s3().create_bucket(Bucket="bucket")
 
     # More than two sixths of the body: the first two parts are whole on their nodes.
     client = start_upload_and_stall(cluster, "doomed", 6 * MIB, 2 * MIB + 100)
-    wait_until(lambda: len(stored_parts(cluster)) >= 2, 30, "the first parts to be stored")
+    wait_until(lambda: len(cluster.stored_part_ids()) >= 2, 30, "the first parts to be stored")
     cluster.gateway.kill()
     client.close()
-    orphans = stored_parts(cluster)
+    orphans = cluster.stored_part_ids()
     assert orphans, "the killed upload left whole parts on the nodes"
     assert [intent["key"] for intent in intents(cluster)] == ["doomed"]
 
     cluster.gateway.start()
     cluster.gateway.wait_ready()
     assert cluster.gateway.request("HEAD", "/bucket/doomed", token=None).status == 404
-    wait_until(lambda: not stored_parts(cluster), 60, "the orphaned parts to be collected")
+    wait_until(lambda: not cluster.stored_part_ids(), 60, "the orphaned parts to be collected")
     wait_until(lambda: not intents(cluster), 30, "the abandoned intent to be dropped")
 
 
 def test_a_slow_upload_in_progress_is_never_collected(cluster):
-    cluster.gateway.stop()
-    cluster.gateway.extra_args += ["--gc-grace-seconds", "2", "--gc-interval-seconds", "0.2"]
-    cluster.gateway.start()
-    cluster.gateway.wait_ready()
+    cluster.restart_gateway("--gc-grace-seconds", "2", "--gc-interval-seconds", "0.2")
     cluster.s3().create_bucket(Bucket="bucket")
 
     body = os.urandom(60_000)

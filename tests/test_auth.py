@@ -16,10 +16,7 @@ SECRET_KEY = "s3lite-test-secret/with+odd=chars"
 
 @pytest.fixture(scope="module")
 def secured(shared_cluster):
-    shared_cluster.gateway.stop()
-    shared_cluster.gateway.extra_args += ["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY]
-    shared_cluster.gateway.start()
-    shared_cluster.gateway.wait_ready()
+    shared_cluster.restart_gateway("--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY)
     return shared_cluster
 
 

@@ -2,7 +2,6 @@
 
 import hashlib
 import os
-import uuid
 
 import pytest
 from boto3.s3.transfer import TransferConfig
@@ -11,18 +10,6 @@ from botocore.exceptions import ClientError
 from tests.processes import wait_until
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def s3(shared_cluster):
-    return shared_cluster.s3(retries={"max_attempts": 1})
-
-
-@pytest.fixture
-def bucket(s3):
-    name = f"mp-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 def code_of(error: ClientError) -> str:
@@ -106,20 +93,12 @@ def test_completion_checks_parts_order_and_size(s3, bucket):
         s3.head_object(Bucket=bucket, Key="k")
 
 
-def stored_part_ids(cluster) -> set[str]:
-    ids = set()
-    for node in cluster.nodes:
-        listing = node.request("GET", "/_node/parts?limit=1000").json()["parts"]
-        ids |= {part["part_id"] for part in listing}
-    return ids
-
-
 def test_a_repeated_completion_succeeds_and_unused_parts_are_deleted(shared_cluster, s3, bucket):
-    before = stored_part_ids(shared_cluster)
+    before = shared_cluster.stored_part_ids()
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
     used = s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"a")
     s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=2, Body=b"unused")
-    uploaded = stored_part_ids(shared_cluster) - before
+    uploaded = shared_cluster.stored_part_ids() - before
     assert len(uploaded) == 12
 
     parts = {"Parts": [{"PartNumber": 1, "ETag": used["ETag"]}]}
@@ -134,19 +113,19 @@ def test_a_repeated_completion_succeeds_and_unused_parts_are_deleted(shared_clus
     layout = shared_cluster.api("GET", f"/_cluster/objects/{bucket}/k").json()["parts"]
     kept = {part["part_id"] for part in layout}
     assert len(kept) == 6
-    assert stored_part_ids(shared_cluster) & uploaded == kept
+    assert shared_cluster.stored_part_ids() & uploaded == kept
 
 
 def test_abort_deletes_the_parts_and_forgets_the_upload(shared_cluster, s3, bucket):
-    before = stored_part_ids(shared_cluster)
+    before = shared_cluster.stored_part_ids()
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
     s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"x" * 1000)
-    assert len(stored_part_ids(shared_cluster) - before) == 6
+    assert len(shared_cluster.stored_part_ids() - before) == 6
     listed = s3.list_multipart_uploads(Bucket=bucket)["Uploads"]
     assert [(u["Key"], u["UploadId"]) for u in listed] == [("k", upload_id)]
 
     s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id)
-    assert stored_part_ids(shared_cluster) == before
+    assert shared_cluster.stored_part_ids() == before
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
     with pytest.raises(ClientError) as error:
         s3.list_parts(Bucket=bucket, Key="k", UploadId=upload_id)
@@ -154,22 +133,14 @@ def test_abort_deletes_the_parts_and_forgets_the_upload(shared_cluster, s3, buck
 
 
 def test_a_multipart_upload_left_open_expires_with_its_parts(cluster):
-    cluster.gateway.stop()
-    cluster.gateway.extra_args += [
-        "--multipart-expiry-seconds",
-        "2",
-        "--gc-interval-seconds",
-        "0.5",
-    ]
-    cluster.gateway.start()
-    cluster.gateway.wait_ready()
+    cluster.restart_gateway("--multipart-expiry-seconds", "2", "--gc-interval-seconds", "0.5")
     s3 = cluster.s3(retries={"max_attempts": 1})
     s3.create_bucket(Bucket="forgotten")
     upload_id = s3.create_multipart_upload(Bucket="forgotten", Key="k")["UploadId"]
     s3.upload_part(Bucket="forgotten", Key="k", UploadId=upload_id, PartNumber=1, Body=b"x" * 99)
-    assert len(stored_part_ids(cluster)) == 6
+    assert len(cluster.stored_part_ids()) == 6
 
-    wait_until(lambda: not stored_part_ids(cluster), 30, "the expired upload's parts to go")
+    wait_until(lambda: not cluster.stored_part_ids(), 30, "the expired upload's parts to go")
     with pytest.raises(ClientError) as error:
         s3.list_parts(Bucket="forgotten", Key="k", UploadId=upload_id)
     assert code_of(error.value) == "NoSuchUpload"

@@ -22,18 +22,6 @@ NS = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-def s3(shared_cluster):
-    return shared_cluster.s3(retries={"max_attempts": 1})
-
-
-@pytest.fixture
-def bucket(s3):
-    name = f"b-{uuid.uuid4().hex[:16]}"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -50,15 +38,6 @@ def parts_of(cluster, bucket: str, key: str) -> list[dict]:
 
 def quote(key: str) -> str:
     return urllib.parse.quote(key, safe="/")
-
-
-def node_part_ids(nodes) -> set[str]:
-    """Every part id the given nodes hold (the tests store far fewer than a listing page)."""
-    ids = set()
-    for node in nodes:
-        listing = node.request("GET", "/_node/parts?limit=1000").json()
-        ids.update(part["part_id"] for part in listing["parts"])
-    return ids
 
 
 @pytest.mark.parametrize("size", [0, 1, 5, 6, 7, MIB + 1, 64 * MIB])
@@ -112,7 +91,7 @@ def test_overwrite_swaps_the_object_and_deletes_the_old_parts(shared_cluster, s3
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"second, longer version"
     new_parts = {part["part_id"] for part in parts_of(shared_cluster, bucket, "k")}
     assert not old_parts & new_parts
-    stored = node_part_ids(shared_cluster.nodes)
+    stored = shared_cluster.stored_part_ids()
     assert new_parts <= stored
     assert not old_parts & stored
 
@@ -124,7 +103,7 @@ def test_delete_removes_the_object_and_its_parts_and_is_idempotent(shared_cluste
     with pytest.raises(ClientError) as missing:
         s3.head_object(Bucket=bucket, Key="gone")
     assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
-    assert not part_ids & node_part_ids(shared_cluster.nodes)
+    assert not part_ids & shared_cluster.stored_part_ids()
     again = s3.delete_object(Bucket=bucket, Key="gone")
     assert again["ResponseMetadata"]["HTTPStatusCode"] == 204
 
@@ -362,7 +341,7 @@ def test_parts_of_a_node_that_was_down_are_deleted_when_it_is_back(cluster):
     holder.stop()
     s3.delete_object(Bucket="later", Key="k")
     others = {p["part_id"] for p in parts} - {parts[0]["part_id"]}
-    assert not others & node_part_ids([n for n in cluster.nodes if n is not holder])
+    assert not others & cluster.stored_part_ids([n for n in cluster.nodes if n is not holder])
 
     holder.start()
     holder.wait_ready()
@@ -375,7 +354,7 @@ def test_parts_of_a_node_that_was_down_are_deleted_when_it_is_back(cluster):
 
 
 def test_a_client_that_goes_away_mid_upload_leaves_no_object_and_no_parts(shared_cluster, bucket):
-    before = node_part_ids(shared_cluster.nodes)
+    before = shared_cluster.stored_part_ids()
     with socket.create_connection(("127.0.0.1", shared_cluster.gateway.port)) as client:
         client.sendall(
             f"PUT /{bucket}/half HTTP/1.1\r\nHost: x\r\nContent-Length: {4 * MIB}\r\n\r\n".encode()
@@ -383,14 +362,11 @@ def test_a_client_that_goes_away_mid_upload_leaves_no_object_and_no_parts(shared
         )
         time.sleep(0.5)  # let the first parts reach their nodes before the client vanishes
     assert http_request("HEAD", f"{shared_cluster.url}/{bucket}/half").status == 404
-    wait_until(lambda: node_part_ids(shared_cluster.nodes) == before, 30, "the aborted parts to go")
+    wait_until(lambda: shared_cluster.stored_part_ids() == before, 30, "the aborted parts to go")
 
 
 def test_an_object_over_the_size_limit_is_entity_too_large(cluster):
-    cluster.gateway.stop()
-    cluster.gateway.extra_args += ["--max-object-size", "1000"]
-    cluster.gateway.start()
-    cluster.gateway.wait_ready()
+    cluster.restart_gateway("--max-object-size", "1000")
     cluster.s3().create_bucket(Bucket="limited")
     assert http_request("PUT", f"{cluster.url}/limited/ok", body=b"x" * 1000).status == 200
     too_big = http_request("PUT", f"{cluster.url}/limited/big", body=b"x" * 1001)

@@ -4,7 +4,6 @@ bucket location, conditional requests and response overrides."""
 import base64
 import hashlib
 import os
-import uuid
 import zlib
 from datetime import UTC, datetime, timedelta
 
@@ -12,18 +11,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.processes import http_request
-
-
-@pytest.fixture
-def s3(shared_cluster):
-    return shared_cluster.s3(retries={"max_attempts": 1})
-
-
-@pytest.fixture
-def bucket(s3):
-    name = f"ops-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 def status_of(error: ClientError) -> int:
