@@ -99,7 +99,9 @@ class Membership:
                 log.warning("gateway %s answered %s", self.config.gateway_url, error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-            except (TimeoutError, OSError) as error:
-                log.warning("gateway %s not reachable: %s", self.config.gateway_url, error)
+            except Exception as error:
+                # Whatever failed (the gateway unreachable, this node's own database away for
+                # a while), the node must keep trying: a dead loop would leave it down for good.
+                log.warning("heartbeat to %s failed: %s", self.config.gateway_url, error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
