@@ -14,38 +14,59 @@ from s3lite import config as settings
 from s3lite.errors import CannotListen, DatabaseUnavailable
 from s3lite.server import configure_logging
 
+# Each subcommand: the settings it reads (scrub reads the gateway's) and what it does.
+COMMANDS = {
+    "gateway": (settings.GatewayConfig, "run a gateway"),
+    "node": (settings.NodeConfig, "run a storage node"),
+    "scrub": (
+        settings.GatewayConfig,
+        "check every part of every object on its node; exit 1 if any is missing or damaged",
+    ),
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s3lite", description=__doc__.splitlines()[0])
     roles = parser.add_subparsers(dest="role", required=True)
-    for config_class in (settings.GatewayConfig, settings.NodeConfig):
-        role = settings.SECTIONS[config_class]
-        settings.add_arguments(roles.add_parser(role, help=f"run a {role}"), config_class)
+    for role, (config_class, summary) in COMMANDS.items():
+        subparser = roles.add_parser(role, help=summary, description=summary)
+        settings.add_arguments(subparser, config_class)
+        if role == "scrub":
+            subparser.add_argument(
+                "--deep",
+                action="store_true",
+                help="also read every part's bytes and check their SHA-256 (slow)",
+            )
     return parser
 
 
 def runner(role: str):
-    """Import a role's server only when it is asked for: each process runs one role."""
+    """Import a role's code only when it is asked for: each process runs one role."""
     if role == "gateway":
         from s3lite.gateway.app import run
-    else:
+    elif role == "node":
         from s3lite.node.app import run
+    else:
+        from s3lite.gateway.scrub import run
     return run
 
 
 def main(argv: list[str] | None = None) -> None:
     args = vars(build_parser().parse_args(argv))
     role = args.pop("role")
-    config_class = next(c for c, name in settings.SECTIONS.items() if name == role)
+    options = {"deep": args.pop("deep")} if role == "scrub" else {}
+    config_class = COMMANDS[role][0]
     try:
         config = settings.load(config_class, args, os.environ)
     except settings.ConfigError as error:
         sys.exit(f"s3lite {role}: {error}")
     configure_logging()
     try:
-        asyncio.run(runner(role)(config))
+        exit_code = asyncio.run(runner(role)(config, **options))
     except DatabaseUnavailable as error:
         sys.exit(f"s3lite {role}: setting --mongo-uri: {error}")
     except CannotListen as error:
         sys.exit(f"s3lite {role}: {error}")
-    logging.getLogger("s3lite").info("%s stopped", role)
+    if role != "scrub":
+        logging.getLogger("s3lite").info("%s stopped", role)
+    sys.exit(exit_code or 0)

@@ -2,6 +2,8 @@
 
 import os
 import socket
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 
@@ -92,3 +94,59 @@ def test_after_every_process_restarts_every_object_reads_back_byte_for_byte(clus
 
     for key, body in bodies.items():
         assert s3.get_object(Bucket="durable", Key=key)["Body"].read() == body
+
+
+def scrub(cluster, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "s3lite",
+            "scrub",
+            "--mongo-uri",
+            cluster.mongo_uri,
+            "--db",
+            cluster.gateway.db,
+            "--cluster-token",
+            cluster.token,
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_scrub_reports_missing_and_damaged_parts(cluster):
+    s3 = cluster.s3(retries={"max_attempts": 1})
+    s3.create_bucket(Bucket="scrubbed")
+    for key in ("healthy", "rotten", "robbed"):
+        s3.put_object(Bucket="scrubbed", Key=key, Body=os.urandom(300_000))
+    clean = scrub(cluster, "--deep")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "3 objects, 18 parts: 0 problems" in clean.stdout
+
+    layout = {
+        key: cluster.api("GET", f"/_cluster/objects/scrubbed/{key}").json()["parts"]
+        for key in ("rotten", "robbed")
+    }
+    rotten, robbed = layout["rotten"][1], layout["robbed"][4]
+    with pymongo.MongoClient(cluster.mongo_uri) as client:
+        holder = next(n for n in cluster.nodes if n.node_id == rotten["node_id"])
+        chunks = client[holder.db]["parts.chunks"]
+        chunk = chunks.find_one({"files_id": rotten["part_id"], "n": 0})
+        flipped = bytes([chunk["data"][0] ^ 1]) + chunk["data"][1:]
+        chunks.update_one({"_id": chunk["_id"]}, {"$set": {"data": flipped}})
+    thief = next(n for n in cluster.nodes if n.node_id == robbed["node_id"])
+    assert thief.request("DELETE", f"/_node/parts/{robbed['part_id']}").status == 204
+
+    shallow = scrub(cluster)
+    assert shallow.returncode == 1
+    assert f"scrubbed/robbed part 4 ({robbed['part_id']}" in shallow.stdout
+    assert "missing" in shallow.stdout
+    assert "1 problems" in shallow.stdout  # the flipped byte needs a deep scrub
+
+    deep = scrub(cluster, "--deep")
+    assert deep.returncode == 1
+    assert f"scrubbed/rotten part 1 ({rotten['part_id']}" in deep.stdout
+    assert "2 problems" in deep.stdout

@@ -4,7 +4,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from s3lite.errors import NodeUnavailable, PartCorrupted
+from s3lite.errors import NodeUnavailable, NoSuchPart, PartCorrupted
 from s3lite.gateway.metadata import ObjectRecord, PartRecord
 from s3lite.gateway.node_client import NodeClient
 from s3lite.gateway.nodes import NodeRegistry
@@ -45,7 +45,7 @@ class ObjectReader:
             *(check(part) for part, _, _ in self.pieces), return_exceptions=True
         )
         for result in results:
-            if isinstance(result, NodeUnavailable | PartCorrupted):
+            if isinstance(result, NodeUnavailable | NoSuchPart | PartCorrupted):
                 raise NodeUnavailable(
                     f"a node holding part of {self.record.bucket}/{self.record.key} is "
                     f"unavailable: {result}"

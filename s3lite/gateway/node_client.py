@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from tornado.queues import Queue, QueueFull
 
-from s3lite.errors import NodeUnavailable, PartCorrupted
+from s3lite.errors import NodeUnavailable, NoSuchPart, PartCorrupted
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,11 @@ class NodeClient:
                 connect_timeout=CONNECT_SECONDS,
                 request_timeout=SMALL_REQUEST_SECONDS,
             )
-        except (HTTPClientError, OSError) as error:
+        except HTTPClientError as error:
+            if error.code == 404:
+                raise NoSuchPart(f"node {node_id} has no part {part_id}") from None
+            raise NodeUnavailable(f"node {node_id} cannot serve part {part_id}: {error}") from None
+        except OSError as error:
             raise NodeUnavailable(f"node {node_id} cannot serve part {part_id}: {error}") from None
         return PartInfo(int(response.headers["X-Part-Size"]), response.headers["X-Part-Sha256"])
 
