@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.parse
 import uuid
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,11 @@ class Response:
 
     def json(self):
         return json.loads(self.body)
+
+    @property
+    def s3_error_code(self) -> str | None:
+        """The ``<Code>`` of an S3 XML error body."""
+        return ElementTree.fromstring(self.body).findtext("Code")
 
 
 def http_request(

@@ -172,7 +172,7 @@ def test_content_md5_mismatch_is_bad_digest_and_stores_nothing(shared_cluster, b
         body=b"the real body",
     )
     assert response.status == 400
-    assert ET.fromstring(response.body).findtext("Code") == "BadDigest"
+    assert response.s3_error_code == "BadDigest"
     assert http_request("HEAD", f"{shared_cluster.url}/{bucket}/digest").status == 404
 
 
@@ -206,7 +206,7 @@ def test_buckets_are_created_listed_and_deleted(s3):
 def test_invalid_bucket_names_are_refused(shared_cluster, name):
     response = http_request("PUT", f"{shared_cluster.url}/{name}")
     assert response.status == 400
-    assert ET.fromstring(response.body).findtext("Code") == "InvalidBucketName"
+    assert response.s3_error_code == "InvalidBucketName"
 
 
 def test_missing_bucket_and_key_have_their_own_errors(s3, bucket):
@@ -232,7 +232,7 @@ def test_a_key_over_1024_bytes_is_key_too_long(shared_cluster, bucket):
     key = "é" * 513  # 1026 bytes of UTF-8
     response = http_request("PUT", f"{shared_cluster.url}/{bucket}/{quote(key)}", body=b"x")
     assert response.status == 400
-    assert ET.fromstring(response.body).findtext("Code") == "KeyTooLongError"
+    assert response.s3_error_code == "KeyTooLongError"
 
 
 def test_an_upload_without_length_or_chunking_is_refused(shared_cluster, bucket):
@@ -248,7 +248,7 @@ def test_an_upload_without_length_or_chunking_is_refused(shared_cluster, bucket)
 def test_unsupported_operations_answer_not_implemented(shared_cluster, bucket):
     response = http_request("GET", f"{shared_cluster.url}/{bucket}?versioning")
     assert response.status == 501
-    assert ET.fromstring(response.body).findtext("Code") == "NotImplemented"
+    assert response.s3_error_code == "NotImplemented"
 
 
 def list_all(s3, bucket, **arguments) -> tuple[list[str], list[str], int]:
@@ -323,7 +323,7 @@ def test_a_node_down_makes_a_read_fail_with_503_before_any_byte(cluster):
 
     response = http_request("GET", f"{cluster.url}/reads/k")
     assert response.status == 503
-    assert ET.fromstring(response.body).findtext("Code") == "ServiceUnavailable"
+    assert response.s3_error_code == "ServiceUnavailable"
     # A range that needs only parts on nodes that are up is still served.
     assert s3.get_object(Bucket="reads", Key="k", Range="bytes=0-9")["Body"].read() == body[:10]
 
@@ -371,7 +371,7 @@ def test_an_object_over_the_size_limit_is_entity_too_large(cluster):
     assert http_request("PUT", f"{cluster.url}/limited/ok", body=b"x" * 1000).status == 200
     too_big = http_request("PUT", f"{cluster.url}/limited/big", body=b"x" * 1001)
     assert too_big.status == 400
-    assert ET.fromstring(too_big.body).findtext("Code") == "EntityTooLarge"
+    assert too_big.s3_error_code == "EntityTooLarge"
     assert http_request("HEAD", f"{cluster.url}/limited/big").status == 404
 
 
