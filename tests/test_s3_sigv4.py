@@ -101,3 +101,10 @@ def test_a_tampered_presigned_url_does_not_match():
 def test_a_malformed_authorization_header_is_refused():
     with pytest.raises(errors.AuthorizationHeaderMalformed):
         verify("GET", "/", "", {"authorization": ["AWS abc:def"]}, KEYS, datetime.now(UTC))
+
+
+def test_a_signature_that_is_not_hex_does_not_match_rather_than_crash():
+    method, path, query, headers = signed("GET", "/bucket/k", presign=60)
+    forged = query.split("X-Amz-Signature=")[0] + "X-Amz-Signature=%C3%A9"
+    with pytest.raises(errors.SignatureDoesNotMatch):
+        check((method, path, forged, headers))

@@ -37,9 +37,12 @@ class OrphanCollector:
         """Abort multipart uploads left open too long; forget completed ones as old."""
         expired = await self.metadata.multipart_uploads_before(now() - self.multipart_expiry, BATCH)
         for upload in expired:
-            pieces = await self.metadata.drop_multipart(upload["_id"])
-            if upload["state"] != "completed":
-                await self.remover.remove(pieces)
+            if upload["state"] == "completed":
+                await self.metadata.drop_multipart(upload["_id"])  # its pieces are the object's
+            elif upload["state"] == "open" and await self.metadata.claim_multipart_abort(
+                upload["_id"]
+            ):
+                await self.remover.remove(await self.metadata.drop_multipart(upload["_id"]))
                 log.info(
                     "expired multipart upload %s of %s/%s",
                     upload["_id"],
@@ -55,10 +58,9 @@ class OrphanCollector:
             intent = await self.metadata.claim_abandoned_intent(now() - self.grace)
             if intent is None:
                 break
-            committed = intent["state"] == "committing" and intent[
-                "_id"
-            ] == await self.metadata.object_upload_id(intent["bucket"], intent["key"])
-            if not committed:
+            # Judged by what the database points at, never by the state the intent was left in:
+            # a collector that died half-way leaves "collecting" on a committed upload too.
+            if not await self.metadata.intent_was_published(intent):
                 await self.remover.remove(
                     [
                         PartRecord(p["index"], p["node_id"], p["part_id"], 0, p["size"], "")

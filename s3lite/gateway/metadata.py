@@ -213,13 +213,21 @@ class Metadata:
     # "committing" once it may become an object, or "collecting" once a collector took it over;
     # each step is one conditional write, so an upload and a collector can never both win.
 
-    async def record_intent(self, upload_id: str, bucket: str, key: str, parts: list[dict]) -> None:
+    async def record_intent(
+        self,
+        upload_id: str,
+        bucket: str,
+        key: str,
+        multipart_part: tuple[str, int] | None,
+        parts: list[dict],
+    ) -> None:
         moment = now()
         await self.intents.insert_one(
             {
                 "_id": upload_id,
                 "bucket": bucket,
                 "key": key,
+                "multipart_part": list(multipart_part) if multipart_part else None,
                 "parts": parts,
                 "state": "streaming",
                 "started": moment,
@@ -239,6 +247,27 @@ class Metadata:
             {"$set": {"state": "committing", "touched": now()}},
         )
         return claimed is not None
+
+    async def claim_abort(self, upload_id: str) -> bool:
+        """Answer False if the upload's commit (or a collector) got there first."""
+        claimed = await self.intents.find_one_and_update(
+            {"_id": upload_id, "state": "streaming"}, {"$set": {"state": "aborting"}}
+        )
+        return claimed is not None
+
+    async def intent_was_published(self, intent: dict) -> bool:
+        """Whether an intent's parts made it into an object or a multipart part."""
+        if intent.get("multipart_part"):
+            multipart_id, number = intent["multipart_part"]
+            stored = await self.uploaded_parts.find_one(
+                {"_id": uploaded_part_id(multipart_id, number)}
+            )
+            if stored is None:
+                return False
+            return {p["part_id"] for p in stored["pieces"]} == {
+                p["part_id"] for p in intent["parts"]
+            }
+        return intent["_id"] == await self.object_upload_id(intent["bucket"], intent["key"])
 
     async def claim_abandoned_intent(self, idle_since: datetime) -> dict | None:
         """Take over one intent untouched since ``idle_since``; answer it as it was before.
@@ -316,6 +345,12 @@ class Metadata:
             {"_id": upload_id}, {"$set": {"state": "completed", "etag": etag}}
         )
         await self.uploaded_parts.delete_many({"_id": id_prefix_range(upload_id)})
+
+    async def claim_multipart_abort(self, upload_id: str) -> bool:
+        claimed = await self.multipart_uploads.find_one_and_update(
+            {"_id": upload_id, "state": "open"}, {"$set": {"state": "aborting"}}
+        )
+        return claimed is not None
 
     async def drop_multipart(self, upload_id: str) -> list[PartRecord]:
         """Forget an upload and its parts; answer the pieces now owned by nobody."""

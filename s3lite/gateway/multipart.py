@@ -99,4 +99,6 @@ class MultipartUploads:
 
     async def abort(self, bucket: str, key: str, upload_id: str) -> None:
         await self.require_open(bucket, key, upload_id)
+        if not await self.metadata.claim_multipart_abort(upload_id):
+            raise NoSuchUpload(bucket=bucket, key=key, UploadId=upload_id)  # completed meanwhile
         await self.remover.remove(await self.metadata.drop_multipart(upload_id))

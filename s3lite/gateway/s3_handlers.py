@@ -290,6 +290,9 @@ class ObjectHandler(S3Handler):
                 content_md5=parse_content_md5(headers.get("Content-MD5")),
                 content_sha256=self.signed.body_sha256 if self.signed else None,
                 checksum=requested_checksum(headers),
+                multipart_part=(self.get_query_argument("uploadId"), self.part_number)
+                if self.part_number is not None
+                else None,
             )
         )
         if length is None:
@@ -386,6 +389,7 @@ class ObjectHandler(S3Handler):
         self.release_upload()
 
     def on_connection_close(self):
+        super().on_connection_close()  # ends a handler still waiting for the rest of the body
         self.release_upload()
 
     def release_upload(self) -> None:

@@ -7,6 +7,7 @@ against what was sent and makes the object visible in one atomic metadata write,
 what it replaced. ``abort`` drops everything the upload wrote; it runs on any failure.
 """
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -55,6 +56,7 @@ class ObjectInfo:
     content_md5: bytes | None = None
     content_sha256: str | None = None  # the body's SHA-256 as signed, to check at the end
     checksum: tuple[str, str] | None = None  # (algorithm, base64 value) of x-amz-checksum-*
+    multipart_part: tuple[str, int] | None = None  # (multipart upload id, part number)
 
 
 @dataclass
@@ -89,6 +91,7 @@ class ObjectUpload:
         self.parts: list[PlannedPart] = []
         self.current = 0
         self.state = "new"  # new -> streaming -> committed | aborted
+        self.intent_recorded = False
         self.touch_seconds = touch_seconds
         self.touched = time.monotonic()
 
@@ -105,6 +108,7 @@ class ObjectUpload:
             self.upload_id,
             self.info.bucket,
             self.info.key,
+            self.info.multipart_part,
             [
                 {
                     "index": p.span.index,
@@ -115,6 +119,7 @@ class ObjectUpload:
                 for p in self.parts
             ],
         )
+        self.intent_recorded = True
         await self.open_parts()
 
     async def open_parts(self) -> None:
@@ -225,13 +230,25 @@ class ObjectUpload:
         return part
 
     async def abort(self) -> None:
-        """Undo an upload that will not commit; safe to call in any state, and twice."""
+        """Undo an upload that will not commit; safe to call in any state, and twice.
+
+        The intent is claimed first, by the same kind of conditional write that commit and the
+        collector use: an upload whose commit already began (the client may vanish while the
+        nodes confirm) is left to finish, and is never undone under it.
+        """
         if self.state != "streaming":
             return
         self.state = "aborted"
+        if self.intent_recorded and not await self.metadata.claim_abort(self.upload_id):
+            return
         for part in self.parts:
             if part.sender is not None:
                 part.sender.abort()
+        # Let every node finish with its part first: a deletion must not overtake a store.
+        await asyncio.gather(
+            *(p.sender.response for p in self.parts if p.sender is not None),
+            return_exceptions=True,
+        )
         # A part may have reached its node whatever the sender saw, so every planned part is
         # deleted; deleting one that never arrived is harmless.
         await self.remover.remove(

@@ -209,7 +209,7 @@ def verify(
     expected = hmac.new(
         signing_key(secret_key, date, region, service), string_to_sign.encode(), hashlib.sha256
     ).hexdigest()
-    if not hmac.compare_digest(expected, claim.signature):
+    if not hmac.compare_digest(expected.encode(), claim.signature.encode()):
         raise SignatureDoesNotMatch(
             "The request signature we calculated does not match the signature you provided. "
             "Check your key and signing method.",
