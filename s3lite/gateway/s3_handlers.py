@@ -428,14 +428,31 @@ class ObjectHandler(S3Handler):
             )
         )
 
+    async def open_object(self, bucket: str, key: str, with_body: bool):
+        """The object's record, the span asked for, and a reader whose nodes all answered.
+
+        An overwrite or delete that lands between reading the record and checking the nodes
+        removes the parts just found; the record is then read once more, as S3 serves either
+        the old or the new object, never an error in between.
+        """
+        for attempt in range(2):
+            record = await self.services.metadata.get_object(bucket, key)
+            check_preconditions(record, self.request.headers)
+            span = parse_range(self.request.headers.get("Range"), record.size)
+            reader = self.services.reader(record, *(span or (0, record.size)))
+            if not with_body:
+                return record, span, reader
+            try:
+                await reader.check_available()
+                return record, span, reader
+            except errors.NodeUnavailable:
+                latest = await self.services.metadata.get_object(bucket, key)
+                if attempt or latest.upload_id == record.upload_id:
+                    raise
+
     async def send_object(self, bucket: str, key: str, with_body: bool) -> None:
-        record = await self.services.metadata.get_object(bucket, key)
-        check_preconditions(record, self.request.headers)
-        span = parse_range(self.request.headers.get("Range"), record.size)
+        record, span, reader = await self.open_object(bucket, key, with_body)
         start, end = span or (0, record.size)
-        reader = self.services.reader(record, start, end)
-        if with_body:
-            await reader.check_available()
         if span is not None:
             self.set_status(206)
             self.set_header("Content-Range", content_range(start, end, record.size))
