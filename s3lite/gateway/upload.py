@@ -32,6 +32,8 @@ from s3lite.s3.checksums import StreamChecksum
 
 log = logging.getLogger(__name__)
 
+ABORT_WAIT_SECONDS = 5.0
+
 
 def parse_content_md5(header: str | None) -> bytes | None:
     if header is None:
@@ -245,10 +247,10 @@ class ObjectUpload:
             if part.sender is not None:
                 part.sender.abort()
         # Let every node finish with its part first: a deletion must not overtake a store.
-        await asyncio.gather(
-            *(p.sender.response for p in self.parts if p.sender is not None),
-            return_exceptions=True,
-        )
+        # (bounded: a sender cut off mid-body may never hear back from its node)
+        responses = [p.sender.response for p in self.parts if p.sender is not None]
+        if responses:
+            await asyncio.wait(responses, timeout=ABORT_WAIT_SECONDS)
         # A part may have reached its node whatever the sender saw, so every planned part is
         # deleted; deleting one that never arrived is harmless.
         await self.remover.remove(
