@@ -15,6 +15,7 @@ from s3lite.gateway.upload import ObjectInfo, ObjectUpload, parse_content_md5
 from s3lite.s3 import multipart as multipart_xml
 from s3lite.s3 import xml
 from s3lite.s3.checksums import HEADER_PREFIX, requested_checksum
+from s3lite.s3.chunked import MAX_LINE, AwsChunkedDecoder, check_payload_kind, is_aws_chunked
 from s3lite.s3.names import validate_bucket_name, validate_key
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class ObjectHandler(S3Handler):
     upload: ObjectUpload | None = None
     spool: Spool | None = None
     small_body: bytearray | None = None
+    decoder: AwsChunkedDecoder | None = None
     part_number: int | None = None
 
     async def prepare(self):
@@ -65,19 +67,29 @@ class ObjectHandler(S3Handler):
                 self.part_number = parse_part_number(self.get_query_argument("partNumber", ""))
             await self.start_upload(bucket, key)
         elif self.request.method == "POST":
+            if is_aws_chunked(self.request.headers):
+                raise errors.NotImplementedYet("aws-chunked bodies are taken for uploads only")
             self.small_body = bytearray()
 
     async def start_upload(self, bucket: str, key: str) -> None:
         await self.services.metadata.require_bucket(bucket)
         headers = self.request.headers
         limit = self.services.config.max_object_size
-        length = headers.get("Content-Length")
         chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
-        if length is None and not chunked:
+        if is_aws_chunked(headers):
+            self.decoder = self.new_decoder()
+            length = headers.get("x-amz-decoded-content-length")
+            if length is not None and not length.isdigit():
+                raise errors.InvalidArgument("x-amz-decoded-content-length must be a byte count")
+            # The framing adds a line per chunk; the decoded length is what is bounded.
+            self.request.connection.set_max_body_size(2 * limit + MAX_LINE)
+        else:
+            length = headers.get("Content-Length")
+            self.request.connection.set_max_body_size(limit)
+        if length is None and not chunked and self.decoder is None:
             raise errors.MissingContentLength()
         if length is not None and int(length) > limit:
             raise errors.EntityTooLarge(f"{length} bytes is more than the limit of {limit}")
-        self.request.connection.set_max_body_size(limit)
         self.upload = self.services.new_upload(
             ObjectInfo(
                 bucket=bucket,
@@ -86,7 +98,7 @@ class ObjectHandler(S3Handler):
                 user_metadata=user_metadata(headers),
                 content_md5=parse_content_md5(headers.get("Content-MD5")),
                 content_sha256=self.signed.body_sha256 if self.signed else None,
-                checksum=requested_checksum(headers),
+                checksum=requested_checksum(headers, trailing=self.decoder is not None),
                 multipart_part=(self.get_query_argument("uploadId"), self.part_number)
                 if self.part_number is not None
                 else None,
@@ -97,16 +109,24 @@ class ObjectHandler(S3Handler):
         else:
             await self.upload.begin(int(length))
 
+    def new_decoder(self) -> AwsChunkedDecoder:
+        payload = self.request.headers.get("x-amz-content-sha256", "")
+        if payload.startswith("STREAMING-"):
+            check_payload_kind(payload)
+        return AwsChunkedDecoder(self.signed.chunk_signer if self.signed else None)
+
     async def data_received(self, chunk: bytes) -> None:
         if self._finished:
             return
         try:
             if self.small_body is not None:
                 self.small_body += chunk  # the server's small-body limit bounds it
-            elif self.spool is not None:
-                await self.spool.write(chunk)
-            else:
-                await self.upload.write(chunk)
+                return
+            for data in self.decoder.feed(chunk) if self.decoder else (chunk,):
+                if self.spool is not None:
+                    await self.spool.write(data)
+                else:
+                    await self.upload.write(data)
         except Exception:
             self.fail_now()
 
@@ -115,6 +135,8 @@ class ObjectHandler(S3Handler):
         if copy_source is not None:
             await self.copy_object(copy_source, bucket, key)
             return
+        if self.decoder is not None:
+            self.upload.take_trailers(self.decoder.finish())
         if self.spool is not None:
             await self.upload.begin(self.spool.size)
             async for block in self.spool.read():

@@ -71,8 +71,6 @@ class S3Handler(RequestHandler):
             credentials,
             datetime.now(UTC),
         )
-        if self.signed.payload_hash.startswith("STREAMING-"):
-            raise errors.NotImplementedYet("aws-chunked request bodies are not supported yet")
 
     def check_body_hash(self, body: bytes) -> None:
         """A body read whole (not an object's) is checked against its signed hash at once."""

@@ -21,6 +21,7 @@ from s3lite.errors import (
     ContentSha256Mismatch,
     IncompleteBody,
     InvalidDigest,
+    InvalidRequest,
     RequestTimeout,
 )
 from s3lite.gateway.metadata import Metadata, ObjectRecord, PartRecord, UploadedPart
@@ -28,7 +29,7 @@ from s3lite.gateway.node_client import NodeClient, PartSender
 from s3lite.gateway.nodes import NodeRegistry
 from s3lite.gateway.parts import PartRemover
 from s3lite.gateway.splitting import PARTS_PER_OBJECT, Span, part_boundaries
-from s3lite.s3.checksums import StreamChecksum
+from s3lite.s3.checksums import HEADER_PREFIX, StreamChecksum
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ class ObjectInfo:
     user_metadata: list[tuple[str, str]]
     content_md5: bytes | None = None
     content_sha256: str | None = None  # the body's SHA-256 as signed, to check at the end
-    checksum: tuple[str, str] | None = None  # (algorithm, base64 value) of x-amz-checksum-*
+    # (algorithm, base64 value) of x-amz-checksum-*; the value is None until a trailer brings it
+    checksum: tuple[str, str | None] | None = None
     multipart_part: tuple[str, int] | None = None  # (multipart upload id, part number)
 
 
@@ -160,6 +162,15 @@ class ObjectUpload:
             view = view[len(piece) :]
             await self.open_parts()
 
+    def take_trailers(self, trailers: dict[str, str]) -> None:
+        """The checksum an aws-chunked body announced in ``x-amz-trailer`` comes at its end."""
+        if self.checksum is None or self.checksum.expected is not None:
+            return
+        name = HEADER_PREFIX + self.checksum.algorithm
+        if name not in trailers:
+            raise InvalidRequest(f"the body ended without the {name} trailer it announced")
+        self.checksum.expected = trailers[name]
+
     async def seal(self) -> tuple[str, list[PartRecord]]:
         """Check the body against what the client promised and every part against what its
         node stored; answer the body's MD5 (hex) and where its parts now are."""
@@ -213,7 +224,7 @@ class ObjectUpload:
             content_type=self.info.content_type,
             user_metadata=self.info.user_metadata,
             parts=parts,
-            checksum=list(self.info.checksum) if self.info.checksum else None,
+            checksum=[self.checksum.algorithm, self.checksum.expected] if self.checksum else None,
         )
         await self.metadata.require_bucket(self.info.bucket)
 

@@ -32,6 +32,39 @@ HEADER = re.compile(
     r"SignedHeaders=(?P<signed_headers>[^,\s]+)\s*,\s*Signature=(?P<signature>[0-9a-f]{64})\s*$"
 )
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+@dataclass
+class ChunkSigner:
+    """Checks the chain of signatures of an aws-chunked body: each chunk's signature signs its
+    data and the signature before it, starting from the request's own (the seed)."""
+
+    key: bytes
+    amz_date: str
+    scope: str
+    previous: str
+
+    def check(self, kind: str, payload_sha256: str, signature: str) -> None:
+        lines = [kind, self.amz_date, self.scope, self.previous]
+        if kind == "AWS4-HMAC-SHA256-PAYLOAD":
+            lines.append(EMPTY_SHA256)
+        string_to_sign = "\n".join([*lines, payload_sha256])
+        expected = hmac.new(self.key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            raise SignatureDoesNotMatch(
+                "The chunk signature we calculated does not match the signature you provided.",
+                StringToSign=string_to_sign,
+            )
+        self.previous = signature
+
+    def check_chunk(self, data_sha256: str, signature: str) -> None:
+        self.check("AWS4-HMAC-SHA256-PAYLOAD", data_sha256, signature)
+
+    def check_trailer(self, canonical_trailers: bytes, signature: str) -> None:
+        self.check(
+            "AWS4-HMAC-SHA256-TRAILER", hashlib.sha256(canonical_trailers).hexdigest(), signature
+        )
 
 
 @dataclass(frozen=True)
@@ -40,6 +73,7 @@ class SignedRequest:
 
     access_key: str
     payload_hash: str  # UNSIGNED-PAYLOAD, a hex SHA-256 of the body, or a streaming marker
+    chunk_signer: ChunkSigner | None = None  # for a body of signed aws-chunked chunks
 
     @property
     def body_sha256(self) -> str | None:
@@ -206,9 +240,8 @@ def verify(
         ]
     )
     date, region, service, _ = claim.scope.split("/")
-    expected = hmac.new(
-        signing_key(secret_key, date, region, service), string_to_sign.encode(), hashlib.sha256
-    ).hexdigest()
+    key = signing_key(secret_key, date, region, service)
+    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected.encode(), claim.signature.encode()):
         raise SignatureDoesNotMatch(
             "The request signature we calculated does not match the signature you provided. "
@@ -216,4 +249,7 @@ def verify(
             StringToSign=string_to_sign,
             CanonicalRequest=canonical_request,
         )
-    return SignedRequest(claim.access_key, claim.payload_hash)
+    chunk_signer = None
+    if claim.payload_hash.startswith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"):
+        chunk_signer = ChunkSigner(key, claim.amz_date, claim.scope, claim.signature)
+    return SignedRequest(claim.access_key, claim.payload_hash, chunk_signer)
