@@ -132,12 +132,32 @@ def test_response_overrides_set_the_answers_headers(s3, bucket):
     assert got["ContentDisposition"] == 'attachment; filename="k.csv"'
 
 
-def test_a_checksum_sent_with_the_object_is_verified_kept_and_returned(s3, bucket):
-    put = s3.put_object(Bucket=bucket, Key="k", Body=b"checked", ChecksumAlgorithm="SHA256")
-    assert put["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(b"checked").digest()).decode()
+@pytest.mark.parametrize("algorithm", ["SHA256", "SHA1", "CRC32", "CRC32C", "CRC64NVME"])
+def test_a_checksum_sent_with_the_object_is_verified_kept_and_returned(s3, bucket, algorithm):
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"checked", ChecksumAlgorithm=algorithm)
     got = s3.get_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
-    assert got["ChecksumSHA256"] == put["ChecksumSHA256"]
+    assert got["Checksum" + algorithm] == put["Checksum" + algorithm]
     assert got["Body"].read() == b"checked"
+    if algorithm == "SHA256":
+        assert (
+            put["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(b"checked").digest()).decode()
+        )
+
+
+# The check values of the catalogue of CRCs: each algorithm's CRC of b"123456789".
+CHECK_VALUES = {"crc32c": "e3069283", "crc64nvme": "ae8b14860a799888"}
+
+
+@pytest.mark.parametrize("algorithm", CHECK_VALUES)
+def test_crc32c_and_crc64nvme_are_computed_by_the_gateway(shared_cluster, bucket, algorithm):
+    header = f"x-amz-checksum-{algorithm}"
+    right = base64.b64encode(bytes.fromhex(CHECK_VALUES[algorithm])).decode()
+    url = f"{shared_cluster.url}/{bucket}/{algorithm}"
+    wrong = http_request("PUT", url, headers={header: right}, body=b"123456780")
+    assert (wrong.status, wrong.s3_error_code) == (400, "BadDigest")
+    stored = http_request("PUT", url, headers={header: right}, body=b"123456789")
+    assert stored.status == 200
+    assert stored.headers[header] == right
 
 
 def test_boto3s_default_crc32_is_verified_on_every_put(shared_cluster, bucket):

@@ -3,29 +3,44 @@ body streams so that a mismatch is found before the object becomes visible."""
 
 import base64
 import hashlib
-import zlib
+from collections.abc import Callable
+
+from awscrt import checksums as crt
 
 from s3lite.errors import InvalidRequest, NotImplementedYet
 
 HEADER_PREFIX = "x-amz-checksum-"
-SUPPORTED = ("crc32", "sha1", "sha256")
 # Headers with the prefix that carry no checksum themselves.
 NOT_CHECKSUMS = ("mode", "type", "algorithm")
 
 
-class Crc32:
-    def __init__(self):
+class Crc:
+    """A CRC computed piece by piece, by the AWS Common Runtime (the SDKs' own code)."""
+
+    def __init__(self, function: Callable[[bytes, int], int], width_bytes: int):
+        self.function = function
+        self.width_bytes = width_bytes
         self.value = 0
 
     def update(self, data: bytes) -> None:
-        self.value = zlib.crc32(data, self.value)
+        self.value = self.function(data, self.value)
 
     def digest(self) -> bytes:
-        return self.value.to_bytes(4, "big")
+        return self.value.to_bytes(self.width_bytes, "big")
+
+
+DIGESTS: dict[str, Callable[[], object]] = {
+    "crc32": lambda: Crc(crt.crc32, 4),
+    "crc32c": lambda: Crc(crt.crc32c, 4),
+    "crc64nvme": lambda: Crc(crt.crc64nvme, 8),
+    "sha1": hashlib.sha1,
+    "sha256": hashlib.sha256,
+}
+SUPPORTED = tuple(DIGESTS)
 
 
 def new_digest(algorithm: str):
-    return Crc32() if algorithm == "crc32" else hashlib.new(algorithm)
+    return DIGESTS[algorithm]()
 
 
 def requested_checksum(headers, trailing: bool = False) -> tuple[str, str | None] | None:
