@@ -1,33 +1,42 @@
-"""Benchmark: one large object up and down through the gateway, next to a one-node baseline.
+"""Benchmark: s3lite against the limits that bound it and against peers, in one run.
 
-Why: the gateway must stream. Its throughput should stay close to what a single node manages on
-its own, and its memory must stay flat whatever the object size (issue 3: peak RSS under 100 MB).
-This starts a private database, a gateway and six nodes on 127.0.0.1, writes a file of random
-bytes, PUTs it through the gateway and GETs it back (checked by SHA-256), then does the same
-straight to one node's part API as the baseline, sampling every process's RSS every 50 ms.
+Why: a user choosing an object store compares throughput, latency and memory, and we want to know
+how far each figure is from what this machine, Tornado and the database allow (issue 7), and that
+a long mixed load reads back exactly what it wrote (issue 6). Sections, chosen with ``--only``:
 
-Transfers use ``http.client`` with the file sent in 1 MiB blocks under a Content-Length; the
-download is read in 1 MiB blocks, hashed and discarded. MB = 10**6 bytes. Each run stores under
-new names and deletes nothing while measuring: deletes are not what is measured, and the nodes'
-background deletes would compete with the next transfer for the one shared database. Everything
-it started or wrote (processes, temporary files, databases) is removed on exit, Ctrl-C included.
+- ``large``: one large object PUT and GET through the gateway with six nodes (MB/s each way),
+  sampling the RSS of the gateway and every node every 50 ms, and the same file straight to one
+  node's part API;
+- ``small``: 4 KiB and 256 KiB objects PUT then GET by 1, 16 and 64 concurrent clients (ops/s,
+  p50/p99 latency, server CPU per request; ``bench_lib/small.py``);
+- ``load``: tens of clients PUT, GET and DELETE objects of 0 to a few MiB for a bounded time, every
+  GET checked against what was written; any wrong read or 5xx makes the exit status 1
+  (``bench_lib/mixed.py``);
+- ``baselines``: one loopback TCP stream, a bare Tornado handler, raw GridFS through PyMongo on
+  the same database (``bench_lib/baselines.py``);
+- ``peers``: moto in server mode and, when it has been built, SeaweedFS, with the same large and
+  small transfers (``bench_lib/peers.py``).
+
+Every figure is the median of ``--runs`` runs; ``--json`` also writes every run's figures. MB =
+10**6 bytes. It starts its own database, gateway, nodes and peers on 127.0.0.1 and removes
+everything it started or wrote on exit, Ctrl-C included. A quick look: ``scripts/bench --size-mib
+64 --small-seconds 1 --load-seconds 10`` takes about two minutes.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import http.client
 import json
 import os
 import platform
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
-import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -35,181 +44,265 @@ import psutil
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench_lib import baselines, peers  # noqa: E402
+from bench_lib.measure import PeakRss, Target  # noqa: E402
+from bench_lib.mixed import PROBLEM_KINDS, mixed_load  # noqa: E402
+from bench_lib.report import print_report  # noqa: E402
+from bench_lib.small import small_objects  # noqa: E402
+from bench_lib.transfers import (  # noqa: E402
+    download,
+    mb,
+    request,
+    timed,
+    upload,
+    write_random_file,
+)
+
 from tests.processes import (  # noqa: E402
     Cluster,
     DatabaseProcess,
+    NodeProcess,
+    ServerProcess,
     drop_databases,
     start_all,
     unique_prefix,
 )
 
-BLOCK = 1 << 20  # bytes per read and write
-SAMPLE_SECONDS = 0.05
-SOCKET_TIMEOUT = 120.0  # seconds of silence before a transfer is given up
-BUCKET, KEY, PART_ID = "bench", "bench-object", "bench-baseline"  # names get "-<run>" appended
+SECTIONS = ("baselines", "large", "small", "load", "peers")
+PEERS = ("moto", "seaweedfs")
+BUCKET = "bench"
 INTERRUPTED = threading.Event()
+HEARTBEAT_SECONDS = 5.0  # the nodes' default; the tests' 0.5 s marks a busy node down within 2 s
 
 
-class BenchError(RuntimeError):
-    """A transfer failed or returned wrong bytes."""
+class BenchCluster(Cluster):
+    """The tests' cluster, but with nodes that heartbeat at their default rate."""
+
+    def new_node(self, *extra_args: str, port: int | None = None) -> NodeProcess:
+        node = super().new_node(*extra_args, port=port)
+        node.heartbeat_seconds = HEARTBEAT_SECONDS
+        return node
+
+
+def comma_list(kind):
+    def parse(text: str) -> list:
+        return [kind(item) for item in text.split(",") if item.strip()]
+
+    return parse
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, default=1024, help="object size (default 1024)")
-    parser.add_argument("--runs", type=int, default=1, help="runs; K > 1 reports medians")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    add = parser.add_argument
+    add("--only", type=comma_list(str), default=list(SECTIONS), help="sections (default: all)")
+    add("--runs", type=int, default=1, help="runs; each figure is the median (default 1)")
+    add("--json", type=Path, metavar="PATH", help="also write every figure and run here")
+    add("--size-mib", type=int, default=1024, help="large object size (default 1024)")
+    add("--peer-size-mib", type=int, help="large object size for peers (default --size-mib)")
+    add("--small-kib", type=comma_list(int), default=[4, 256], help="default 4,256")
+    add("--clients", type=comma_list(int), default=[1, 16, 64], help="default 1,16,64")
+    add("--small-seconds", type=float, default=5.0, help="per size, clients and op (default 5)")
+    add("--load-seconds", type=float, default=60.0, help="mixed load duration (default 60)")
+    add("--load-clients", type=int, default=32, help="mixed load clients (default 32)")
+    add("--load-max-mib", type=int, default=4, help="largest mixed load object (default 4)")
+    add("--peers", type=comma_list(str), help="moto,seaweedfs (default: those available)")
+    add("--build-seaweedfs", action="store_true", help="build SeaweedFS first (~10 minutes)")
     args = parser.parse_args(argv)
-    if args.size_mib < 1 or args.runs < 1:
-        parser.error("--size-mib and --runs must be at least 1")
+    unknown = set(args.only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"--only: unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    if args.peers is not None and set(args.peers) - set(PEERS):
+        parser.error(f"--peers: choose from {PEERS}")
+    if min(args.size_mib, args.runs, args.load_clients, args.load_max_mib) < 1:
+        parser.error("sizes, --runs and --load-clients must be at least 1")
+    args.peer_size_mib = args.peer_size_mib or args.size_mib
     return args
 
 
-def write_random_file(path: Path, size: int) -> str:
-    """Fill ``path`` with ``size`` random bytes, block by block; answer their SHA-256."""
-    digest = hashlib.sha256()
-    with open(path, "wb") as file:
-        for offset in range(0, size, BLOCK):
-            block = os.urandom(min(BLOCK, size - offset))
-            digest.update(block)
-            file.write(block)
-    return digest.hexdigest()
+@dataclass
+class Bench:
+    """Everything one benchmark started: servers, the large source file, the peers."""
 
+    args: argparse.Namespace
+    workdir: Path
+    prefix: str = field(default_factory=unique_prefix)
+    database: DatabaseProcess | None = None
+    cluster: Cluster | None = None
+    servers: list[ServerProcess] = field(default_factory=list)  # besides the cluster
+    sink: baselines.SocketSink | None = None
+    bare: baselines.BareTornado | None = None
+    targets: list[Target] = field(default_factory=list)  # peers
+    versions: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
 
-def connect(url: str) -> http.client.HTTPConnection:
-    host, port = url.removeprefix("http://").split(":")
-    return http.client.HTTPConnection(host, int(port), timeout=SOCKET_TIMEOUT)
+    @property
+    def logs(self) -> Path:
+        return self.workdir / "logs"
 
+    def wants(self, section: str) -> bool:
+        return section in self.args.only
 
-def check_status(response: http.client.HTTPResponse, expected: int, what: str) -> None:
-    if response.status != expected:
-        body = response.read(2000).decode(errors="replace")
-        raise BenchError(f"{what}: HTTP {response.status}, expected {expected}: {body}")
+    def start(self) -> None:
+        self.database = DatabaseProcess(self.workdir / "db", self.logs / "dev-db.log")
+        start_all([self.database])
+        if self.wants("large") or self.wants("small") or self.wants("load"):
+            self.cluster = BenchCluster(self.database.uri, self.prefix, self.logs)
+            self.cluster.start()
+            request(self.cluster.url, "PUT", f"/{BUCKET}", {}, (200,))
+        if self.wants("large") or self.wants("baselines") or self.wants("peers"):
+            self.source = self.workdir / "object.bin"
+            size_mib = max(self.args.size_mib, self.args.peer_size_mib)
+            print(f"writing {size_mib} MiB of random bytes to {self.source}", file=sys.stderr)
+            self.sha256 = write_random_file(self.source, size_mib * 2**20)
+            if self.args.peer_size_mib != size_mib:
+                self.peer_source = self.workdir / "peer-object.bin"
+                self.peer_sha256 = write_random_file(
+                    self.peer_source, self.args.peer_size_mib << 20
+                )
+            else:
+                self.peer_source, self.peer_sha256 = self.source, self.sha256
+            if self.args.size_mib != size_mib:
+                self.source = self.workdir / "large-object.bin"
+                self.sha256 = write_random_file(self.source, self.args.size_mib << 20)
+        if self.wants("baselines"):
+            self.sink = baselines.SocketSink()
+            self.bare = baselines.BareTornado(self.logs / "bare-tornado.log", self.source)
+            self.servers.append(self.bare)
+            start_all([self.bare])
+        if self.wants("peers"):
+            self.start_peers()
 
-
-def request(url: str, method: str, path: str, headers: dict, expected: int) -> None:
-    """A small request with no body, whose answer must have status ``expected``."""
-    connection = connect(url)
-    try:
-        connection.request(method, path, headers=headers)
-        response = connection.getresponse()
-        check_status(response, expected, f"{method} {path}")
-        response.read()
-    finally:
-        connection.close()
-
-
-def upload(url: str, path: str, headers: dict, source: Path) -> float:
-    """PUT ``source`` in 1 MiB blocks under a Content-Length; answer the seconds it took."""
-    size = source.stat().st_size
-    connection = connect(url)
-    try:
-        started = time.perf_counter()
-        connection.putrequest("PUT", path, skip_accept_encoding=True)
-        for name, value in {**headers, "Content-Length": str(size)}.items():
-            connection.putheader(name, value)
-        connection.endheaders()
-        with open(source, "rb") as file:
-            while block := file.read(BLOCK):
-                connection.send(block)
-        response = connection.getresponse()
-        check_status(response, 200, f"PUT {path}")
-        response.read()
-        return time.perf_counter() - started
-    finally:
-        connection.close()
-
-
-def download(url: str, path: str, headers: dict, size: int, sha256: str) -> float:
-    """GET ``path``, hashing and discarding the body; answer the seconds it took."""
-    connection = connect(url)
-    buffer = memoryview(bytearray(BLOCK))
-    digest, received = hashlib.sha256(), 0
-    try:
-        started = time.perf_counter()
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        check_status(response, 200, f"GET {path}")
-        while count := response.readinto(buffer):
-            digest.update(buffer[:count])
-            received += count
-        seconds = time.perf_counter() - started
-    finally:
-        connection.close()
-    if received != size or digest.hexdigest() != sha256:
-        raise BenchError(f"GET {path}: got {received} bytes, SHA-256 {digest.hexdigest()}")
-    return seconds
-
-
-class PeakRss(threading.Thread):
-    """Samples the RSS of some processes every 50 ms while in a ``with`` block; keeps the max."""
-
-    def __init__(self, pids: dict[str, int]):
-        super().__init__(daemon=True)
-        self.processes = {label: psutil.Process(pid) for label, pid in pids.items()}
-        self.peak = dict.fromkeys(pids, 0)
-        self.done = threading.Event()
-
-    def sample(self) -> None:
-        for label, process in self.processes.items():
+    def start_peers(self) -> None:
+        peers.ensure_bench_venv()
+        if self.args.build_seaweedfs and not peers.WEED.exists():
+            peers.build_seaweedfs()
+        chosen = self.args.peers or [p for p in PEERS if p != "seaweedfs" or peers.WEED.exists()]
+        for name in chosen:
+            if name == "moto":
+                server = peers.MotoServer(self.logs / "moto.log")
+                version = f"moto {peers.moto_version()} (moto_server, Werkzeug, threaded)"
+            else:
+                if not peers.WEED.exists():
+                    self.failures[name] = f"not built: {peers.WEED} is missing"
+                    continue
+                server = peers.SeaweedFs(self.logs / "seaweedfs.log", self.workdir / "seaweedfs")
+                version = f"SeaweedFS {peers.seaweedfs_version()}"
             try:
-                self.peak[label] = max(self.peak[label], process.memory_info().rss)
-            except psutil.Error:
-                pass  # gone: the transfer will fail and say so
+                start_all([server], seconds=60)
+                self.servers.append(server)
+                request(server.url, "PUT", f"/{BUCKET}", {}, (200,))
+            except Exception as error:  # noqa: BLE001 - a peer that fails is reported, not fatal
+                self.failures[name] = f"did not start: {error}"
+                print(server.log_tail(), file=sys.stderr)
+                server.stop()
+                continue
+            self.versions[name] = version
+            pids = {name: server.process.pid}
+            headers = peers.MOTO_HEADERS if name == "moto" else {}
+            self.targets.append(Target(name, "127.0.0.1", server.port, BUCKET, pids, headers))
 
-    def run(self) -> None:
-        while not self.done.wait(SAMPLE_SECONDS):
-            self.sample()
+    def s3lite_target(self) -> Target:
+        pids = {"gateway": self.cluster.gateway.process.pid, "database": self.database.process.pid}
+        pids.update({f"node {i}": node.process.pid for i, node in enumerate(self.cluster.nodes)})
+        return Target("s3lite", "127.0.0.1", self.cluster.gateway.port, BUCKET, pids)
 
-    def __enter__(self) -> PeakRss:
-        self.sample()
-        self.start()
-        return self
+    def stop(self) -> None:
+        if self.sink is not None:
+            self.sink.stop()
+        for server in self.servers:
+            server.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
+        if self.database is not None:
+            if self.database.running and not INTERRUPTED.is_set():
+                drop_databases(self.database.uri, self.prefix)
+            self.database.stop()
 
-    def __exit__(self, *exc_info) -> None:
-        self.done.set()
-        self.join()
-        self.sample()
+    def run_once(self, run: int) -> dict[str, float]:
+        figures: dict[str, float] = {}
+        args = self.args
+        if self.wants("baselines"):
+            figures.update(baselines.socket_copy(self.sink, self.source.stat().st_size))
+            figures.update(baselines.bare_tornado(self.bare, self.source, self.sha256))
+        if self.wants("small"):
+            sizes = [kib * 1024 for kib in args.small_kib]
+            target = self.s3lite_target()
+            figures.update(small_objects(target, sizes, args.clients, args.small_seconds, run))
+        if self.wants("load"):
+            max_size = args.load_max_mib << 20
+            print(
+                f"  mixed load: {args.load_clients} clients, {args.load_seconds:g} s",
+                file=sys.stderr,
+            )
+            figures.update(
+                mixed_load(self.s3lite_target(), args.load_clients, args.load_seconds, max_size)
+            )
+        if self.wants("large"):
+            figures.update(self.through_gateway(run))
+        if self.wants("large") or self.wants("baselines"):
+            figures.update(self.straight_to_node(run))
+        if self.wants("baselines"):
+            db_name = f"{self.prefix}_gridfs"
+            uri = self.database.uri
+            figures.update(baselines.raw_gridfs(uri, db_name, self.source, self.sha256, run))
+        if self.wants("peers"):
+            for target in self.targets:
+                figures.update(self.peer_large(target, run))
+                sizes = [kib * 1024 for kib in args.small_kib]
+                figures.update(small_objects(target, sizes, args.clients, args.small_seconds, run))
+        return figures
 
+    def through_gateway(self, run: int) -> dict[str, float]:
+        cluster, size = self.cluster, self.source.stat().st_size
+        path = f"/{BUCKET}/large-{run}"
+        pids = {"gateway": cluster.gateway.process.pid}
+        pids.update({f"node {i}": node.process.pid for i, node in enumerate(cluster.nodes)})
+        with PeakRss(pids) as rss:
+            up = timed("gateway upload", upload, cluster.url, path, {}, self.source)
+            down = timed("gateway download", download, cluster.url, path, {}, size, self.sha256)
+        request(cluster.url, "DELETE", path, {}, (204,))  # the next run starts empty again
+        gateway_peak = rss.peak.pop("gateway")
+        return {
+            "large s3lite gateway upload MB/s": mb(size) / up,
+            "large s3lite gateway download MB/s": mb(size) / down,
+            "large s3lite gateway peak RSS MB": mb(gateway_peak),
+            "large s3lite nodes peak RSS MB": mb(max(rss.peak.values())),
+        }
 
-def timed(what: str, transfer, *args) -> float:
-    """Run one transfer, which answers its seconds; say how long it took on stderr."""
-    seconds = transfer(*args)
-    print(f"  {what}: {seconds:.1f} s", file=sys.stderr)
-    return seconds
+    def straight_to_node(self, run: int) -> dict[str, float]:
+        node, size = self.cluster.nodes[0], self.source.stat().st_size
+        path = f"/_node/parts/bench-baseline-{run}"
+        token = {"Authorization": f"Bearer {self.cluster.token}"}
+        with PeakRss({"node": node.process.pid}) as rss:
+            up = timed("one node upload", upload, node.url, path, token, self.source)
+            down = timed("one node download", download, node.url, path, token, size, self.sha256)
+        request(node.url, "DELETE", path, token, (200, 204))
+        return {
+            "large s3lite one node upload MB/s": mb(size) / up,
+            "large s3lite one node download MB/s": mb(size) / down,
+            "large s3lite one node peak RSS MB": mb(rss.peak["node"]),
+        }
 
-
-def mb(count: float) -> float:
-    return count / 1e6
-
-
-def through_gateway(cluster: Cluster, source: Path, sha256: str, run: int) -> dict[str, float]:
-    size, path = source.stat().st_size, f"/{BUCKET}/{KEY}-{run}"
-    pids = {"gateway": cluster.gateway.process.pid}
-    pids.update({f"node {i}": node.process.pid for i, node in enumerate(cluster.nodes)})
-    with PeakRss(pids) as rss:
-        up = timed("gateway upload", upload, cluster.url, path, {}, source)
-        down = timed("gateway download", download, cluster.url, path, {}, size, sha256)
-    gateway_peak = rss.peak.pop("gateway")
-    return {
-        "gateway upload MB/s": mb(size) / up,
-        "gateway download MB/s": mb(size) / down,
-        "gateway peak RSS MB": mb(gateway_peak),
-        "nodes peak RSS MB (highest)": mb(max(rss.peak.values())),
-    }
-
-
-def straight_to_node(cluster: Cluster, source: Path, sha256: str, run: int) -> dict[str, float]:
-    node, size, path = cluster.nodes[0], source.stat().st_size, f"/_node/parts/{PART_ID}-{run}"
-    token = {"Authorization": f"Bearer {cluster.token}"}
-    with PeakRss({"node": node.process.pid}) as rss:
-        up = timed("baseline upload", upload, node.url, path, token, source)
-        down = timed("baseline download", download, node.url, path, token, size, sha256)
-    return {
-        "baseline upload MB/s (one node)": mb(size) / up,
-        "baseline download MB/s (one node)": mb(size) / down,
-        "baseline node peak RSS MB": mb(rss.peak["node"]),
-    }
+    def peer_large(self, target: Target, run: int) -> dict[str, float]:
+        size, path = self.peer_source.stat().st_size, f"/{BUCKET}/large-{run}"
+        headers = {**target.headers, "Content-Type": "application/octet-stream"}
+        with PeakRss(target.pids) as rss:
+            up = timed(f"{target.name} upload", upload, target.url, path, headers, self.peer_source)
+            down = timed(
+                f"{target.name} download",
+                download,
+                target.url,
+                path,
+                headers,
+                size,
+                self.peer_sha256,
+            )
+        request(target.url, "DELETE", path, headers, (200, 204))
+        return {
+            f"large {target.name} upload MB/s": mb(size) / up,
+            f"large {target.name} download MB/s": mb(size) / down,
+            f"large {target.name} peak RSS MB": mb(max(rss.peak.values())),
+        }
 
 
 def machine() -> dict[str, str]:
@@ -226,47 +319,35 @@ def machine() -> dict[str, str]:
         "RAM": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
         "python": platform.python_version(),
         "database": database,
+        "load average at the end": " ".join(f"{value:.2f}" for value in os.getloadavg()),
     }
 
 
-def print_table(rows: dict[str, object]) -> None:
-    width = max(map(len, rows))
-    for name, value in rows.items():
-        shown = f"{value:.1f}" if isinstance(value, float) else value
-        print(f"{name:<{width}}  {shown}")
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the runs; problem counts are summed instead (all must be 0)."""
+    names = {name: None for run in runs for name in run}
+    result = {}
+    for name in names:
+        values = [run[name] for run in runs if name in run]
+        result[name] = sum(values) if is_problem(name) else statistics.median(values)
+    return result
 
 
-def benchmark(workdir: Path, size_mib: int, runs: int) -> tuple[dict, list[dict]]:
-    """Start the servers, run the transfers ``runs`` times; answer medians and every run."""
-    database = DatabaseProcess(workdir / "db", workdir / "logs" / "dev-db.log")
-    cluster = None
-    prefix = unique_prefix()
+def benchmark(bench: Bench) -> list[dict[str, float]]:
     try:
-        start_all([database])
-        cluster = Cluster(database.uri, prefix, workdir / "logs")
-        cluster.start()
-        request(cluster.url, "PUT", f"/{BUCKET}", {}, 200)
-        source = workdir / "object.bin"
-        print(f"writing {size_mib} MiB of random bytes to {source}", file=sys.stderr)
-        sha256 = write_random_file(source, size_mib * 2**20)
+        bench.start()
         results = []
-        for run in range(1, runs + 1):
-            print(f"run {run} of {runs}", file=sys.stderr)
-            figures = through_gateway(cluster, source, sha256, run)
-            figures.update(straight_to_node(cluster, source, sha256, run))
-            results.append(figures)
-        medians = {name: statistics.median(r[name] for r in results) for name in results[0]}
-        return medians, results
+        for run in range(1, bench.args.runs + 1):
+            print(f"run {run} of {bench.args.runs}", file=sys.stderr)
+            results.append(bench.run_once(run))
+        return results
     except Exception:
-        if cluster is not None and cluster.gateway is not None and not INTERRUPTED.is_set():
-            print(cluster.gateway.log_tail(), file=sys.stderr)
+        if bench.cluster is not None and bench.cluster.gateway is not None:
+            if not INTERRUPTED.is_set():
+                print(bench.cluster.gateway.log_tail(), file=sys.stderr)
         raise
     finally:
-        if cluster is not None:
-            cluster.stop()
-        if database.running and not INTERRUPTED.is_set():
-            drop_databases(database.uri, prefix)
-        database.stop()  # its files, all of the run's databases, go with the temporary directory
+        bench.stop()
 
 
 def interrupt(signum, frame):
@@ -285,19 +366,45 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="s3lite-bench-"))
+    bench = Bench(args, workdir)
     try:
-        medians, runs = benchmark(workdir, args.size_mib, args.runs)
+        runs = benchmark(bench)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    figures = medians(runs)
     about = machine()
-    header = {"object size": f"{args.size_mib} MiB", "runs": args.runs}
-    if args.runs > 1:
-        header["figures"] = f"median of {args.runs} runs"
-    print_table({**header, **medians, **about})
+    settings = {
+        name: value if not isinstance(value, Path) else str(value)
+        for name, value in vars(args).items()
+    }
+    print_report(figures, about, settings, bench.versions, bench.failures)
+    problems = {name: value for name, value in figures.items() if value and is_problem(name)}
     if args.json:
-        document = {"size_mib": args.size_mib, "machine": about, "figures": medians, "runs": runs}
+        document = {
+            "machine": about,
+            "settings": settings,
+            "peers": bench.versions,
+            "peer failures": bench.failures,
+            "figures": figures,
+            "runs": runs,
+            "git commit": git_commit(),
+        }
         args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    if problems:
+        print(f"FAILED: the mixed load found problems: {problems}", file=sys.stderr)
+        return 1
     return 0
+
+
+def is_problem(name: str) -> bool:
+    return name.startswith("load ") and any(name.endswith(kind) for kind in PROBLEM_KINDS)
+
+
+def git_commit() -> str:
+    answer = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
+    return answer.stdout.strip()
 
 
 if __name__ == "__main__":

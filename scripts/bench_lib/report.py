@@ -1,0 +1,141 @@
+"""The benchmark's figures as Markdown tables on stdout, ready to paste into the README."""
+
+from __future__ import annotations
+
+import re
+
+from bench_lib.mixed import PROBLEM_KINDS
+
+LARGE_ROWS = (
+    ("s3lite gateway", "s3lite, through the gateway (six nodes)"),
+    ("s3lite one node", "one s3lite node, straight (baseline)"),
+    ("raw GridFS (PyMongo async)", "raw GridFS, PyMongo async (database limit)"),
+    ("bare Tornado handler", "bare Tornado handler (framework limit)"),
+    ("loopback socket (one stream)", "loopback socket, one stream, 1 MiB sends"),
+    ("moto", "moto server (peer)"),
+    ("seaweedfs", "SeaweedFS (peer)"),
+)
+SMALL_CELL = re.compile(r"^small (\S+) (PUT|GET) (.+) x(\d+) ops/s$")
+
+
+def number(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return ""
+    if digits == 0 or abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return "\n".join(lines)
+
+
+def large_table(figures: dict[str, float]) -> str | None:
+    rows = []
+    for name, label in LARGE_ROWS:
+        up = figures.get(f"large {name} upload MB/s")
+        down = figures.get(f"large {name} download MB/s")
+        rss = figures.get(f"large {name} peak RSS MB")
+        if up is None and down is None:
+            continue
+        rss_text = number(rss)
+        if name == "s3lite gateway" and f"large {name} peak RSS MB" in figures:
+            nodes = figures.get("large s3lite nodes peak RSS MB")
+            rss_text += f" (nodes: {number(nodes)} at most)"
+        rows.append([label, number(up), number(down), rss_text])
+    if not rows:
+        return None
+    return table(["large object", "PUT MB/s", "GET MB/s", "peak RSS MB"], rows)
+
+
+def small_table(figures: dict[str, float]) -> str | None:
+    cells = []  # (size, op, clients) in order of appearance
+    targets = []
+    for name in figures:
+        match = SMALL_CELL.match(name)
+        if match:
+            target, op, size, clients = match.groups()
+            if target not in targets:
+                targets.append(target)
+            if (size, op, clients) not in cells:
+                cells.append((size, op, clients))
+    if not cells:
+        return None
+    header = ["size", "op", "clients"]
+    for target in targets:
+        header += [f"{target} ops/s", f"{target} p50 ms", f"{target} p99 ms"]
+    header += ["s3lite CPU ms/op", "client CPU %"] if "s3lite" in targets else []
+    rows = []
+
+    def order(cell: tuple[str, str, str]) -> tuple:
+        size, op, clients = cell
+        amount, unit = size.split()
+        return int(amount) * (1024 if unit == "KiB" else 1), op != "PUT", int(clients)
+
+    for size, op, clients in sorted(cells, key=order):
+        row = [size, op, clients]
+        for target in targets:
+            prefix = f"small {target} {op} {size} x{clients}"
+            row += [
+                number(figures.get(f"{prefix} ops/s"), 0),
+                number(figures.get(f"{prefix} p50 ms")),
+                number(figures.get(f"{prefix} p99 ms")),
+            ]
+        if "s3lite" in targets:
+            prefix = f"small s3lite {op} {size} x{clients}"
+            row += [
+                number(figures.get(f"{prefix} server CPU ms/op")),
+                number(figures.get(f"{prefix} client CPU %"), 0),
+            ]
+        rows.append(row)
+    return table(header, rows)
+
+
+def load_table(figures: dict[str, float]) -> str | None:
+    names = [name for name in figures if name.startswith("load ") and name.endswith(" MB/s")]
+    if not names:
+        return None
+    prefix = names[0].removesuffix(" MB/s")
+    rows = []
+    for op in ("all", "PUT", "GET", "DELETE"):
+        key = prefix if op == "all" else f"{prefix} {op}"
+        rows.append(
+            [
+                op,
+                number(figures.get(f"{key} ops/s")),
+                number(figures.get(f"{key} p50 ms")),
+                number(figures.get(f"{key} p99 ms")),
+            ]
+        )
+    text = table([prefix.removeprefix("load "), "ops/s", "p50 ms", "p99 ms"], rows)
+    problems = ", ".join(f"{kind}: {figures[f'{prefix} {kind}']:.0f}" for kind in PROBLEM_KINDS)
+    return f"{text}\n\n{number(figures[names[0]])} MB/s moved; {problems}"
+
+
+def print_report(figures, about, settings, versions, failures) -> None:
+    runs = settings["runs"]
+    print(f"# s3lite benchmark: {'median of ' + str(runs) + ' runs' if runs > 1 else '1 run'}")
+    print()
+    print(table(["machine", ""], [[name, value] for name, value in about.items()]))
+    large = f"Large objects ({settings['size_mib']} MiB; peers {settings['peer_size_mib']} MiB)"
+    small = f"Small objects ({settings['small_seconds']:g} s per cell)"
+    load = (
+        f"Mixed load ({settings['load_clients']} clients, {settings['load_seconds']:g} s,"
+        f" 0 to {settings['load_max_mib']} MiB)"
+    )
+    sections = [
+        (large, large_table(figures)),
+        (small, small_table(figures)),
+        (load, load_table(figures)),
+    ]
+    for title, text in sections:
+        if text is not None:
+            print(f"\n## {title}\n\n{text}")
+    if versions or failures:
+        print("\n## Peers\n")
+        for name, version in versions.items():
+            print(f"- {name}: {version}")
+        for name, reason in failures.items():
+            print(f"- {name}: {reason}")

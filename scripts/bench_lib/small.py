@@ -1,0 +1,152 @@
+"""Small objects: PUT, then GET of the same keys, at several sizes and numbers of clients.
+
+Each cell runs for a fixed time with N virtual clients, each on its own keep-alive connection,
+each sending its next request as soon as the last one is answered (a closed loop: the figures
+are the server's throughput and latency at that concurrency, not at a fixed offered rate). PUTs
+write new keys; the GETs that follow read those keys round robin, and every body is compared
+with what was written. The keys are deleted after each size and concurrency (not timed), so the
+store holds about the same number of objects in every cell: FerretDB/SQLite scans whole
+collections, so a store that grows from cell to cell would slow the later ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+
+from bench_lib.httpload import Connection, HttpError, Latencies
+from bench_lib.measure import CpuMeter, Target
+
+CLEANUP_CLIENTS = 16
+
+
+class SmallObjectError(RuntimeError):
+    """A small-object request failed or read wrong bytes: the figures would be meaningless."""
+
+
+def size_label(size: int) -> str:
+    return f"{size // 1024} KiB" if size % 1024 == 0 and size < 1 << 20 else f"{size} B"
+
+
+def cell_name(target: Target, op: str, size: int, clients: int) -> str:
+    return f"small {target.name} {op} {size_label(size)} x{clients}"
+
+
+async def put_cell(
+    target: Target, payload: bytes, clients: int, seconds: float, tag: str
+) -> tuple[Latencies, list[str], float]:
+    """PUT new keys for ``seconds``; answer latencies, the keys written, and the wall time."""
+    latencies, keys = Latencies([]), []
+    deadline = time.perf_counter() + seconds
+
+    async def client(number: int) -> None:
+        connection = Connection(target.host, target.port, target.headers)
+        try:
+            sequence = 0
+            while time.perf_counter() < deadline:
+                key = f"{tag}/{number}/{sequence}"
+                reply = await connection.request("PUT", f"/{target.bucket}/{key}", payload)
+                if reply.status != 200:
+                    raise SmallObjectError(f"PUT {key}: HTTP {reply.status}: {reply.body[:300]}")
+                latencies.values.append(reply.seconds)
+                keys.append(key)
+                sequence += 1
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(number) for number in range(clients)))
+    return latencies, keys, time.perf_counter() - started
+
+
+async def get_cell(
+    target: Target, payload: bytes, keys: list[str], clients: int, seconds: float
+) -> tuple[Latencies, float]:
+    """GET ``keys`` round robin for ``seconds``, checking every body; answer latencies, wall."""
+    latencies = Latencies([])
+    deadline = time.perf_counter() + seconds
+
+    async def client(number: int) -> None:
+        connection = Connection(target.host, target.port, target.headers)
+        try:
+            index = number
+            while time.perf_counter() < deadline:
+                key = keys[index % len(keys)]
+                reply = await connection.request("GET", f"/{target.bucket}/{key}")
+                if reply.status != 200 or reply.body != payload:
+                    raise SmallObjectError(
+                        f"GET {key}: HTTP {reply.status}, {len(reply.body)} bytes"
+                        + ("" if reply.status != 200 else ", not the bytes written")
+                    )
+                latencies.values.append(reply.seconds)
+                index += clients
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(number) for number in range(clients)))
+    return latencies, time.perf_counter() - started
+
+
+async def delete_keys(target: Target, keys: list[str]) -> None:
+    pending = list(keys)
+
+    async def client() -> None:
+        connection = Connection(target.host, target.port, target.headers)
+        try:
+            while pending:
+                key = pending.pop()
+                reply = await connection.request("DELETE", f"/{target.bucket}/{key}")
+                if reply.status not in (200, 204):
+                    raise SmallObjectError(f"DELETE {key}: HTTP {reply.status}")
+        finally:
+            connection.close()
+
+    await asyncio.gather(*(client() for _ in range(CLEANUP_CLIENTS)))
+
+
+def figures(name: str, latencies: Latencies, meter: CpuMeter) -> dict[str, float]:
+    summary = latencies.summary(meter.wall)
+    ops = max(summary["ops"], 1)
+    return {
+        f"{name} ops/s": summary["ops/s"],
+        f"{name} p50 ms": summary["p50 ms"],
+        f"{name} p99 ms": summary["p99 ms"],
+        f"{name} server CPU ms/op": sum(meter.servers.values()) / ops * 1e3,
+        f"{name} client CPU %": meter.client / meter.wall * 100 if meter.wall else 0.0,
+    }
+
+
+async def small_objects_async(
+    target: Target, sizes: list[int], concurrencies: list[int], seconds: float, run: int
+) -> dict[str, float]:
+    results: dict[str, float] = {}
+    for size in sizes:
+        payload = os.urandom(size)
+        for clients in concurrencies:
+            tag = f"small-{run}-{size}-{clients}"
+            with CpuMeter(target.pids) as meter:
+                put_latencies, keys, _ = await put_cell(target, payload, clients, seconds, tag)
+            results.update(figures(cell_name(target, "PUT", size, clients), put_latencies, meter))
+            with CpuMeter(target.pids) as meter:
+                get_latencies, _ = await get_cell(target, payload, keys, clients, seconds)
+            results.update(figures(cell_name(target, "GET", size, clients), get_latencies, meter))
+            await delete_keys(target, keys)
+            print(
+                f"  small {target.name} {size_label(size)} x{clients}:"
+                f" {len(put_latencies.values)} PUTs, {len(get_latencies.values)} GETs",
+                file=sys.stderr,
+            )
+    return results
+
+
+def small_objects(
+    target: Target, sizes: list[int], concurrencies: list[int], seconds: float, run: int
+) -> dict[str, float]:
+    """Every size at every concurrency, PUT then GET; figures keyed by ``cell_name``."""
+    try:
+        return asyncio.run(small_objects_async(target, sizes, concurrencies, seconds, run))
+    except HttpError as error:
+        raise SmallObjectError(f"{target.name}: {error}") from error
