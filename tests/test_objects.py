@@ -246,7 +246,7 @@ def test_an_upload_without_length_or_chunking_is_refused(shared_cluster, bucket)
 
 
 def test_unsupported_operations_answer_not_implemented(shared_cluster, bucket):
-    response = http_request("GET", f"{shared_cluster.url}/{bucket}?versioning")
+    response = http_request("GET", f"{shared_cluster.url}/{bucket}?tagging")
     assert response.status == 501
     assert response.s3_error_code == "NotImplemented"
 

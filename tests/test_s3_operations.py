@@ -180,3 +180,58 @@ def test_boto3s_default_crc32_is_verified_on_every_put(shared_cluster, bucket):
     )
     assert response.status == 200
     assert response.headers["x-amz-checksum-crc32"] == right
+
+
+def test_everything_is_private_to_the_owner(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ACL="private")
+    for policy in (s3.get_bucket_acl(Bucket=bucket), s3.get_object_acl(Bucket=bucket, Key="k")):
+        assert [(g["Grantee"]["ID"], g["Permission"]) for g in policy["Grants"]] == [
+            (policy["Owner"]["ID"], "FULL_CONTROL")
+        ]
+    s3.put_bucket_acl(Bucket=bucket, ACL="private")
+    s3.put_object_acl(Bucket=bucket, Key="k", ACL="bucket-owner-full-control")
+    owner_only = s3.get_object_acl(Bucket=bucket, Key="k")
+    s3.put_object_acl(
+        Bucket=bucket,
+        Key="k",
+        AccessControlPolicy={"Grants": owner_only["Grants"], "Owner": owner_only["Owner"]},
+    )
+
+
+def test_a_wider_acl_is_refused_rather_than_ignored(s3, bucket):
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket=bucket, Key="public", Body=b"x", ACL="public-read")
+    assert refused.value.response["Error"]["Code"] == "NotImplemented"
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="public")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    everyone = {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}
+    owner = s3.get_object_acl(Bucket=bucket, Key="k")["Owner"]
+    with pytest.raises(ClientError) as refused:
+        s3.put_object_acl(
+            Bucket=bucket,
+            Key="k",
+            AccessControlPolicy={
+                "Grants": [{"Grantee": everyone, "Permission": "READ"}],
+                "Owner": owner,
+            },
+        )
+    assert refused.value.response["Error"]["Code"] == "NotImplemented"
+    with pytest.raises(ClientError) as missing:
+        s3.get_object_acl(Bucket=bucket, Key="absent")
+    assert missing.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_an_unversioned_bucket_lists_each_object_once_as_version_null(s3, bucket):
+    keys = ["a/1", "a/2", "b", "c"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, MaxKeys=1)
+    versions = [version for page in pages for version in page.get("Versions", [])]
+    assert [(v["Key"], v["VersionId"], v["IsLatest"], v["Size"]) for v in versions] == [
+        (key, "null", True, len(key)) for key in keys
+    ]
+    rolled_up = s3.list_object_versions(Bucket=bucket, Delimiter="/", Prefix="")
+    assert [p["Prefix"] for p in rolled_up["CommonPrefixes"]] == ["a/"]
+    assert [v["Key"] for v in rolled_up["Versions"]] == ["b", "c"]

@@ -5,8 +5,8 @@ from tornado.web import RequestHandler
 
 from s3lite import errors
 from s3lite.gateway.s3_base import OWNER, S3Handler
+from s3lite.s3 import acl, request_xml, xml
 from s3lite.s3 import multipart as multipart_xml
-from s3lite.s3 import request_xml, xml
 from s3lite.s3.errors import s3_status_and_code
 from s3lite.s3.listing import (
     ListPage,
@@ -19,7 +19,6 @@ from s3lite.s3.listing import (
 from s3lite.s3.names import validate_bucket_name, validate_key
 
 UNSUPPORTED_BUCKET_QUERIES = {
-    "acl",
     "cors",
     "lifecycle",
     "logging",
@@ -27,8 +26,6 @@ UNSUPPORTED_BUCKET_QUERIES = {
     "policy",
     "replication",
     "tagging",
-    "versioning",
-    "versions",
     "website",
     "encryption",
     "object-lock",
@@ -47,6 +44,13 @@ class BucketHandler(S3Handler):
         self.refuse_unsupported(UNSUPPORTED_BUCKET_QUERIES)
 
     async def put(self, bucket: str):
+        if "versioning" in self.request.query_arguments:
+            raise errors.NotImplementedYet("versioning is not supported by s3lite yet")
+        if "acl" in self.request.query_arguments:
+            await self.services.metadata.require_bucket(bucket)
+            self.put_acl(self.request.body)
+            return
+        acl.check_acl_headers(self.request.headers)
         try:
             await self.services.metadata.create_bucket(bucket)
         except errors.BucketAlreadyOwnedByYou:
@@ -79,10 +83,16 @@ class BucketHandler(S3Handler):
         self.write_xml(xml.delete_result_xml([] if quiet else deleted, failed))
 
     async def get(self, bucket: str):
-        if "location" in self.request.query_arguments:
-            await self.services.metadata.require_bucket(bucket)
-            self.write_xml(xml.location_xml())
-            return
+        simple_answers = {
+            "location": xml.location_xml,
+            "versioning": xml.versioning_xml,
+            "acl": lambda: acl.owner_policy_xml(*OWNER),
+        }
+        for query, answer in simple_answers.items():
+            if query in self.request.query_arguments:
+                await self.services.metadata.require_bucket(bucket)
+                self.write_xml(answer())
+                return
         if "uploads" in self.request.query_arguments:
             await self.services.metadata.require_bucket(bucket)
             uploads = [
@@ -101,13 +111,14 @@ class ListArguments:
 
     def __init__(self, handler: RequestHandler):
         argument = handler.get_query_argument
-        self.version = 2 if argument("list-type", None) == "2" else 1
+        self.versions = "versions" in handler.request.query_arguments  # ListObjectVersions
+        self.version = 2 if argument("list-type", None) == "2" and not self.versions else 1
         self.prefix = argument("prefix", "")
         self.delimiter = argument("delimiter", None) or None
         self.max_keys = parse_max_keys(argument("max-keys", None))
         self.start_after = argument("start-after", None)
         self.continuation_token = argument("continuation-token", None)
-        self.marker = argument("marker", "")
+        self.marker = argument("key-marker" if self.versions else "marker", "")
         self.encoding_type = argument("encoding-type", None)
         validate_encoding_type(self.encoding_type)
 
@@ -119,6 +130,18 @@ class ListArguments:
         return PageBuilder(self.prefix, self.delimiter, self.max_keys, start)
 
     def render(self, bucket: str, page: ListPage) -> bytes:
+        if self.versions:
+            return xml.list_versions_xml(
+                page,
+                bucket=bucket,
+                prefix=self.prefix,
+                delimiter=self.delimiter,
+                max_keys=self.max_keys,
+                key_marker=self.marker,
+                next_key_marker=decode_token(page.next_token)[0] if page.next_token else None,
+                encoding_type=self.encoding_type,
+                owner=OWNER,
+            )
         if self.version == 1:
             return xml.list_objects_v1_xml(
                 page,

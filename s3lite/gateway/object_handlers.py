@@ -9,18 +9,17 @@ from tornado.web import stream_request_body
 
 from s3lite import errors
 from s3lite.byteranges import content_range, parse_range
-from s3lite.gateway.s3_base import DEFAULT_CONTENT_TYPE, USER_METADATA_PREFIX, S3Handler
+from s3lite.gateway.s3_base import DEFAULT_CONTENT_TYPE, OWNER, USER_METADATA_PREFIX, S3Handler
 from s3lite.gateway.spool import Spool
 from s3lite.gateway.upload import ObjectInfo, ObjectUpload, parse_content_md5
+from s3lite.s3 import acl, xml
 from s3lite.s3 import multipart as multipart_xml
-from s3lite.s3 import xml
 from s3lite.s3.checksums import HEADER_PREFIX, requested_checksum
 from s3lite.s3.chunked import MAX_LINE, AwsChunkedDecoder, check_payload_kind, is_aws_chunked
 from s3lite.s3.names import validate_bucket_name, validate_key
 
 log = logging.getLogger(__name__)
 UNSUPPORTED_OBJECT_QUERIES = {
-    "acl",
     "tagging",
     "retention",
     "legal-hold",
@@ -59,9 +58,13 @@ class ObjectHandler(S3Handler):
         upload_id = self.get_query_argument("uploadId", None)
         if self.get_query_argument("partNumber", None) is not None and upload_id is None:
             raise errors.NotImplementedYet("reading one part of an object is not supported yet")
+        if self.request.method in ("PUT", "POST") and "acl" not in self.request.query_arguments:
+            acl.check_acl_headers(self.request.headers)
         if self.request.method == "PUT" and "x-amz-copy-source" in self.request.headers:
             return  # a copy has no body; ``put`` does the work
-        if self.request.method == "PUT":
+        if self.request.method == "PUT" and "acl" in self.request.query_arguments:
+            self.small_body = bytearray()
+        elif self.request.method == "PUT":
             if upload_id is not None:
                 await self.services.multipart.require_open(bucket, key, upload_id)
                 self.part_number = parse_part_number(self.get_query_argument("partNumber", ""))
@@ -131,6 +134,11 @@ class ObjectHandler(S3Handler):
             self.fail_now()
 
     async def put(self, bucket: str, key: str):
+        if self.small_body is not None:  # ?acl
+            await self.services.metadata.get_object(bucket, key)
+            self.check_body_hash(bytes(self.small_body))
+            self.put_acl(bytes(self.small_body))
+            return
         copy_source = self.request.headers.get("x-amz-copy-source")
         if copy_source is not None:
             await self.copy_object(copy_source, bucket, key)
@@ -217,6 +225,10 @@ class ObjectHandler(S3Handler):
         await self.send_object(bucket, key, with_body=False)
 
     async def get(self, bucket: str, key: str):
+        if "acl" in self.request.query_arguments:
+            await self.services.metadata.get_object(bucket, key)
+            self.write_xml(acl.owner_policy_xml(*OWNER))
+            return
         upload_id = self.get_query_argument("uploadId", None)
         if upload_id is None:
             await self.send_object(bucket, key, with_body=True)

@@ -128,6 +128,64 @@ def list_objects_v1_xml(
     return serialize(root)
 
 
+def list_versions_xml(
+    result: ListPage,
+    *,
+    bucket: str,
+    prefix: str,
+    delimiter: str | None,
+    max_keys: int,
+    key_marker: str,
+    next_key_marker: str | None,
+    encoding_type: str | None,
+    owner: tuple[str, str],
+) -> bytes:
+    """ListObjectVersions of an unversioned bucket: each object once, as its only version,
+    with the version id ``null``, as S3 lists objects stored before versioning was enabled."""
+
+    def encoded(value: str) -> str:
+        return quote(value, safe="/") if encoding_type == "url" else value
+
+    root = result_root("ListVersionsResult")
+    fields = {"Name": bucket, "Prefix": encoded(prefix), "KeyMarker": encoded(key_marker)}
+    fields["VersionIdMarker"] = ""
+    if next_key_marker is not None:
+        fields["NextKeyMarker"] = encoded(next_key_marker)
+        fields["NextVersionIdMarker"] = "null"
+    fields["MaxKeys"] = str(max_keys)
+    if delimiter:
+        fields["Delimiter"] = encoded(delimiter)
+    fields["IsTruncated"] = "true" if result.is_truncated else "false"
+    if encoding_type:
+        fields["EncodingType"] = encoding_type
+    add_text_elements(root, fields)
+    for entry in result.contents:
+        version = ElementTree.SubElement(root, "Version")
+        add_text_elements(
+            version,
+            {
+                "Key": encoded(entry.key),
+                "VersionId": "null",
+                "IsLatest": "true",
+                "LastModified": iso8601(entry.last_modified),
+                "ETag": f'"{entry.etag}"',
+                "Size": str(entry.size),
+            },
+        )
+        owner_element = ElementTree.SubElement(version, "Owner")
+        add_text_elements(owner_element, {"ID": owner[0], "DisplayName": owner[1]})
+        add_text_elements(version, {"StorageClass": "STANDARD"})
+    for common_prefix in result.common_prefixes:
+        rolled_up = ElementTree.SubElement(root, "CommonPrefixes")
+        add_text_elements(rolled_up, {"Prefix": encoded(common_prefix)})
+    return serialize(root)
+
+
+def versioning_xml() -> bytes:
+    """GetBucketVersioning of a bucket that never had versioning: an empty configuration."""
+    return serialize(result_root("VersioningConfiguration"))
+
+
 def add_listing_entries(root: ElementTree.Element, result: ListPage, encoded) -> None:
     for entry in result.contents:
         contents = ElementTree.SubElement(root, "Contents")
