@@ -45,6 +45,12 @@ class GatewayConfig:
         7 * 24 * 3600.0, "a multipart upload not completed this long after it began is aborted"
     )
     db_connect_seconds: float = option(30.0, "how long to wait for the database at start-up")
+    idle_timeout_seconds: float = option(
+        300.0, "a connection that sends no request, or not all its headers, this long is closed"
+    )
+    body_timeout_seconds: float = option(
+        60.0, "a request whose body sends nothing for this long is dropped, its upload undone"
+    )
 
 
 @dataclass(frozen=True)
@@ -190,6 +196,8 @@ def validate_gateway(config: GatewayConfig) -> None:
         "gc_grace_seconds",
         "gc_interval_seconds",
         "multipart_expiry_seconds",
+        "idle_timeout_seconds",
+        "body_timeout_seconds",
     ):
         if getattr(config, name) <= 0:
             raise ConfigError(f"setting {flag(name)}: must be positive")

@@ -149,6 +149,8 @@ def test_explicit_values_replace_the_computed_defaults():
             "--down-after-missed-heartbeats",
         ),
         (GatewayConfig, {"retry_deletes_seconds": "0", **TOKEN}, "--retry-deletes-seconds"),
+        (GatewayConfig, {"idle_timeout_seconds": "0", **TOKEN}, "--idle-timeout-seconds"),
+        (GatewayConfig, {"body_timeout_seconds": "-1", **TOKEN}, "--body-timeout-seconds"),
         (NodeConfig, {"advertise_url": "node1:8101", **TOKEN}, "--advertise-url"),
         (NodeConfig, {"gateway_url": "ftp://127.0.0.1:8000", **TOKEN}, "--gateway-url"),
         (NodeConfig, {"capacity_bytes": "-5", **TOKEN}, "--capacity-bytes"),

@@ -61,8 +61,9 @@ async def run(config: GatewayConfig) -> None:
             make_app(services),
             config.host,
             config.port,
+            body_silence_seconds=config.body_timeout_seconds,
             max_body_size=SMALL_BODY_LIMIT,
-            idle_connection_timeout=300,
+            idle_connection_timeout=config.idle_timeout_seconds,
         )
     finally:
         await tasks.close()
