@@ -22,15 +22,30 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if first == "":
         suffix = int(last)
         if suffix == 0 or size == 0:
-            raise InvalidRange(f"suffix range {header!r} of an object of {size} bytes")
+            raise unsatisfiable(header, size)
         return max(size - suffix, 0), size
     start = int(first)
     end = size if last == "" else int(last) + 1
     if last != "" and end <= start:
         return None
     if start >= size:
-        raise InvalidRange(f"range {header!r} starts beyond the object's {size} bytes")
+        raise unsatisfiable(header, size)
     return start, min(end, size)
+
+
+def unsatisfiable(header: str, size: int) -> InvalidRange:
+    """The error for a range outside the object; its answer says the object's size
+    (``Content-Range: bytes */size``, and S3's RangeRequested and ActualObjectSize)."""
+    return InvalidRange(
+        f"range {header!r} lies outside the object's {size} bytes",
+        RangeRequested=header,
+        ActualObjectSize=size,
+    )
+
+
+def unsatisfied_content_range(error: InvalidRange) -> str | None:
+    size = error.details.get("ActualObjectSize")
+    return None if size is None else f"bytes */{size}"
 
 
 def content_range(start: int, end: int, size: int) -> str:

@@ -8,6 +8,7 @@ from http import HTTPStatus
 from tornado.web import HTTPError, RequestHandler
 
 from s3lite import errors
+from s3lite.byteranges import unsatisfied_content_range
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class JsonHandler(RequestHandler):
 
     def write_error(self, status_code: int, **kwargs) -> None:
         error = kwargs.get("exc_info", (None, None))[1]
+        if isinstance(error, errors.InvalidRange) and unsatisfied_content_range(error):
+            self.set_header("Content-Range", unsatisfied_content_range(error))
         if isinstance(error, errors.S3liteError):
             status_code = JSON_STATUS.get(type(error), 500)
             code, message = type(error).__name__, error.message

@@ -244,6 +244,7 @@ def test_a_range_starting_beyond_the_end_answers_416(node, ranged_part, beyond):
     )
 
     assert response.status == 416
+    assert response.headers["Content-Range"] == f"bytes */{len(content)}"
 
 
 def test_any_range_of_an_empty_part_answers_416(node):

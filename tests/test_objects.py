@@ -134,6 +134,8 @@ def test_a_range_beyond_the_end_is_416_invalid_range(s3, bucket):
         s3.get_object(Bucket=bucket, Key="short", Range="bytes=5-9")
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 416
     assert error_code(error.value) == "InvalidRange"
+    assert error.value.response["ResponseMetadata"]["HTTPHeaders"]["content-range"] == "bytes */5"
+    assert error.value.response["Error"]["ActualObjectSize"] == "5"
 
 
 def test_curl_uploads_a_file_and_a_chunked_stream(shared_cluster, s3, bucket, tmp_path):

@@ -11,6 +11,7 @@ from tornado import httputil
 from tornado.web import HTTPError, RequestHandler
 
 from s3lite import errors
+from s3lite.byteranges import unsatisfied_content_range
 from s3lite.gateway.services import GatewayServices
 from s3lite.s3 import acl, sigv4, xml
 from s3lite.s3.errors import s3_status_and_code
@@ -105,6 +106,8 @@ class S3Handler(RequestHandler):
         if isinstance(error, ConnectionFailure):
             error = errors.DatabaseUnavailable("the metadata database cannot be reached")
         extra = {}
+        if isinstance(error, errors.InvalidRange) and unsatisfied_content_range(error):
+            self.set_header("Content-Range", unsatisfied_content_range(error))
         if isinstance(error, errors.S3liteError):
             status_code, code = s3_status_and_code(error)
             message = error.message
