@@ -2,7 +2,9 @@
 
 import hashlib
 import os
+import socket
 
+import pymongo
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
@@ -10,6 +12,11 @@ from botocore.exceptions import ClientError
 from tests.processes import wait_until
 
 MIB = 1024 * 1024
+
+
+def upload_intents(cluster) -> list[dict]:
+    with pymongo.MongoClient(cluster.mongo_uri) as client:
+        return list(client[cluster.gateway.db]["upload_intents"].find())
 
 
 def code_of(error: ClientError) -> str:
@@ -144,3 +151,63 @@ def test_a_multipart_upload_left_open_expires_with_its_parts(cluster):
     with pytest.raises(ClientError) as error:
         s3.list_parts(Bucket="forgotten", Key="k", UploadId=upload_id)
     assert code_of(error.value) == "NoSuchUpload"
+
+
+def test_the_newest_upload_of_a_part_number_counts(shared_cluster, s3, bucket):
+    before = shared_cluster.stored_part_ids()
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+    older = s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"old")
+    newer = s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"new")
+    listed = s3.list_parts(Bucket=bucket, Key="k", UploadId=upload_id)["Parts"]
+    assert [(p["PartNumber"], p["ETag"]) for p in listed] == [(1, newer["ETag"])]
+    with pytest.raises(ClientError) as stale:
+        s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key="k",
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": older["ETag"]}]},
+        )
+    assert code_of(stale.value) == "InvalidPart"
+
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="k",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": newer["ETag"]}]},
+    )
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"new"
+    layout = shared_cluster.api("GET", f"/_cluster/objects/{bucket}/k").json()["parts"]
+    assert shared_cluster.stored_part_ids() - before == {part["part_id"] for part in layout}
+
+
+def test_a_part_still_arriving_when_the_upload_completes_is_refused_and_collected(cluster):
+    cluster.restart_gateway("--gc-grace-seconds", "2", "--gc-interval-seconds", "0.5")
+    s3 = cluster.s3(retries={"max_attempts": 1})
+    s3.create_bucket(Bucket="bucket")
+    upload_id = s3.create_multipart_upload(Bucket="bucket", Key="k")["UploadId"]
+    first = s3.upload_part(Bucket="bucket", Key="k", UploadId=upload_id, PartNumber=1, Body=b"1")
+
+    late = socket.create_connection(("127.0.0.1", cluster.gateway.port))
+    late.sendall(
+        f"PUT /bucket/k?partNumber=2&uploadId={upload_id} HTTP/1.1\r\nHost: x\r\n"
+        "Content-Length: 60000\r\n\r\n".encode()
+        + b"2" * 30_000
+    )
+    wait_until(lambda: upload_intents(cluster), 30, "the late part to be under way")
+    s3.complete_multipart_upload(
+        Bucket="bucket",
+        Key="k",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": first["ETag"]}]},
+    )
+    late.sendall(b"2" * 30_000)
+    reply = late.recv(4096)
+    late.close()
+    assert reply.startswith(b"HTTP/1.1 404"), reply
+    assert b"<Code>NoSuchUpload</Code>" in reply
+
+    assert s3.get_object(Bucket="bucket", Key="k")["Body"].read() == b"1"
+    layout = cluster.api("GET", "/_cluster/objects/bucket/k").json()["parts"]
+    kept = {part["part_id"] for part in layout}
+    wait_until(lambda: cluster.stored_part_ids() == kept, 30, "the late part to be collected")
+    assert s3.get_object(Bucket="bucket", Key="k")["Body"].read() == b"1"

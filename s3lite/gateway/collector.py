@@ -60,7 +60,12 @@ class OrphanCollector:
                 break
             # Judged by what the database points at, never by the state the intent was left in:
             # a collector that died half-way leaves "collecting" on a committed upload too.
-            if not await self.metadata.intent_was_published(intent):
+            fate = await self.metadata.intent_fate(intent)
+            if fate == "undecided":
+                await self.metadata.release_intent(intent["_id"])
+                collected += 1
+                continue
+            if fate == "orphaned":
                 await self.remover.remove(
                     [
                         PartRecord(p["index"], p["node_id"], p["part_id"], 0, p["size"], "")

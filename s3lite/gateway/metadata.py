@@ -75,18 +75,27 @@ class ObjectRecord:
 
 @dataclass(frozen=True)
 class UploadedPart:
-    """One part of a multipart upload, itself cut into pieces on six nodes (``pieces``, with
-    offsets within the uploaded part)."""
+    """One upload of one part of a multipart upload, itself cut into pieces on six nodes
+    (``pieces``, with offsets within the uploaded part).
+
+    Every upload of a part number is kept as its own record (``attempt``, the id of the upload
+    that stored it) and the newest one counts: storing a part never deletes anything, so it
+    cannot delete pieces that a completion running at the same time has just chosen.
+    """
 
     upload_id: str
     part_number: int
     size: int
     etag: str
     pieces: list[PartRecord]
+    attempt: str
     last_modified: datetime = field(default_factory=now)
 
     def to_document(self) -> dict:
-        return {"_id": uploaded_part_id(self.upload_id, self.part_number), **asdict(self)}
+        return {
+            "_id": uploaded_part_id(self.upload_id, self.part_number, self.attempt),
+            **asdict(self),
+        }
 
     @classmethod
     def from_document(cls, document: dict) -> "UploadedPart":
@@ -95,8 +104,21 @@ class UploadedPart:
         return cls(**fields)
 
 
-def uploaded_part_id(upload_id: str, part_number: int) -> str:
-    return f"{upload_id}/{part_number:05d}"  # sorts by part number
+def uploaded_part_id(upload_id: str, part_number: int, attempt: str) -> str:
+    return f"{upload_id}/{part_number:05d}/{attempt}"  # sorts by part number
+
+
+def newest_attempts(parts: list[UploadedPart]) -> list[UploadedPart]:
+    """The part that counts for each part number (the last stored), by part number."""
+    newest: dict[int, UploadedPart] = {}
+    for part in parts:
+        known = newest.get(part.part_number)
+        if known is None or (part.last_modified, part.attempt) > (
+            known.last_modified,
+            known.attempt,
+        ):
+            newest[part.part_number] = part
+    return [newest[number] for number in sorted(newest)]
 
 
 def id_prefix_range(prefix: str) -> dict:
@@ -255,19 +277,33 @@ class Metadata:
         )
         return claimed is not None
 
-    async def intent_was_published(self, intent: dict) -> bool:
-        """Whether an intent's parts made it into an object or a multipart part."""
-        if intent.get("multipart_part"):
-            multipart_id, number = intent["multipart_part"]
-            stored = await self.uploaded_parts.find_one(
-                {"_id": uploaded_part_id(multipart_id, number)}
+    async def intent_fate(self, intent: dict) -> str:
+        """What became of an abandoned intent's parts: "published" (an object or a stored
+        multipart part owns them), "orphaned" (nothing does: delete them), or "undecided" (a
+        multipart completion is under way and may still take them: look again later)."""
+        if not intent.get("multipart_part"):
+            published = intent["_id"] == await self.object_upload_id(
+                intent["bucket"], intent["key"]
             )
-            if stored is None:
-                return False
-            return {p["part_id"] for p in stored["pieces"]} == {
-                p["part_id"] for p in intent["parts"]
-            }
-        return intent["_id"] == await self.object_upload_id(intent["bucket"], intent["key"])
+            return "published" if published else "orphaned"
+        multipart_id, number = intent["multipart_part"]
+        upload = await self.multipart_uploads.find_one({"_id": multipart_id})
+        stored = await self.uploaded_parts.find_one(
+            {"_id": uploaded_part_id(multipart_id, number, intent["_id"])}
+        )
+        state = upload["state"] if upload else None
+        if state == "completing":
+            return "undecided"
+        if state == "open":
+            return "published" if stored is not None else "orphaned"
+        # Completed, aborting or gone: the part counts only if the object holds its pieces.
+        document = await self.objects.find_one({"_id": object_id(intent["bucket"], intent["key"])})
+        held = {part["part_id"] for part in document["parts"]} if document else set()
+        return "published" if {p["part_id"] for p in intent["parts"]} <= held else "orphaned"
+
+    async def release_intent(self, upload_id: str) -> None:
+        """Give an intent a collector took back to the next round, untouched from now on."""
+        await self.intents.update_one({"_id": upload_id}, {"$set": {"touched": now()}})
 
     async def claim_abandoned_intent(self, idle_since: datetime) -> dict | None:
         """Take over one intent untouched since ``idle_since``; answer it as it was before.
@@ -314,17 +350,15 @@ class Metadata:
         upload["user_metadata"] = [(m["name"], m["value"]) for m in upload["user_metadata"]]
         return upload
 
-    async def put_uploaded_part(self, part: UploadedPart) -> list[PartRecord]:
-        """Store a part (replacing one of the same number); answer the pieces it replaced."""
-        previous = await self.uploaded_parts.find_one_and_replace(
-            {"_id": uploaded_part_id(part.upload_id, part.part_number)},
-            part.to_document(),
-            upsert=True,
-            return_document=ReturnDocument.BEFORE,
-        )
-        return UploadedPart.from_document(previous).pieces if previous else []
+    async def add_uploaded_part(self, part: UploadedPart) -> None:
+        await self.uploaded_parts.insert_one(part.to_document())
+
+    async def multipart_is_open(self, upload_id: str) -> bool:
+        upload = await self.multipart_uploads.find_one({"_id": upload_id})
+        return upload is not None and upload["state"] == "open"
 
     async def list_uploaded_parts(self, upload_id: str) -> list[UploadedPart]:
+        """Every stored upload of every part, older uploads of a part number included."""
         cursor = self.uploaded_parts.find({"_id": id_prefix_range(upload_id)}).sort("_id", 1)
         return [UploadedPart.from_document(document) async for document in cursor]
 

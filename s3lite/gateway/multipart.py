@@ -9,7 +9,13 @@ import hashlib
 from dataclasses import replace
 
 from s3lite.errors import EntityTooSmall, InvalidPart, InvalidPartOrder, NoSuchUpload
-from s3lite.gateway.metadata import Metadata, ObjectRecord, PartRecord, UploadedPart
+from s3lite.gateway.metadata import (
+    Metadata,
+    ObjectRecord,
+    PartRecord,
+    UploadedPart,
+    newest_attempts,
+)
 from s3lite.gateway.parts import PartRemover
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # all parts but the last, as S3 requires
@@ -71,29 +77,31 @@ class MultipartUploads:
         upload = await self.metadata.get_multipart(bucket, key, upload_id)
         if upload["state"] == "completed":
             return upload["etag"]  # a client retrying a completion that did happen
-        available = await self.metadata.list_uploaded_parts(upload_id)
-        chosen = choose_parts(requested, available)
         if not await self.metadata.claim_completion(upload_id):
             raise NoSuchUpload(bucket=bucket, key=key, UploadId=upload_id)
-        etag = multipart_etag(chosen)
-        record = ObjectRecord(
-            bucket=bucket,
-            key=key,
-            size=sum(part.size for part in chosen),
-            etag=etag,
-            upload_id=upload_id,
-            content_type=upload["content_type"],
-            user_metadata=upload["user_metadata"],
-            parts=object_pieces(chosen),
-        )
         try:
+            # Listed after the claim: a part stored from now on sees the upload is no longer
+            # open, and its pieces are left to the collector to judge.
+            stored = await self.metadata.list_uploaded_parts(upload_id)
+            chosen = choose_parts(requested, newest_attempts(stored))
+            etag = multipart_etag(chosen)
+            record = ObjectRecord(
+                bucket=bucket,
+                key=key,
+                size=sum(part.size for part in chosen),
+                etag=etag,
+                upload_id=upload_id,
+                content_type=upload["content_type"],
+                user_metadata=upload["user_metadata"],
+                parts=object_pieces(chosen),
+            )
             await self.metadata.require_bucket(bucket)
             replaced = await self.metadata.commit_object(record)
         except Exception:
             await self.metadata.reopen_multipart(upload_id)
             raise
         await self.metadata.finish_multipart(upload_id, etag)
-        unused = [p for part in available if part not in chosen for p in part.pieces]
+        unused = [p for part in stored if part not in chosen for p in part.pieces]
         await self.remover.remove(unused + (replaced.parts if replaced else []))
         return etag
 

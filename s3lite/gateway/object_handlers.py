@@ -9,6 +9,7 @@ from tornado.web import stream_request_body
 
 from s3lite import errors
 from s3lite.byteranges import content_range, parse_range
+from s3lite.gateway.metadata import newest_attempts
 from s3lite.gateway.s3_base import DEFAULT_CONTENT_TYPE, OWNER, USER_METADATA_PREFIX, S3Handler
 from s3lite.gateway.spool import Spool
 from s3lite.gateway.upload import ObjectInfo, ObjectUpload, parse_content_md5
@@ -238,7 +239,7 @@ class ObjectHandler(S3Handler):
         max_parts = min(parse_part_number(self.get_query_argument("max-parts", "1000")), 1000)
         parts = [
             multipart_xml.PartListing(p.part_number, p.etag, p.size, p.last_modified)
-            for p in await self.services.metadata.list_uploaded_parts(upload_id)
+            for p in newest_attempts(await self.services.metadata.list_uploaded_parts(upload_id))
             if p.part_number > marker
         ]
         self.write_xml(

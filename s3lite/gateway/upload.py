@@ -22,6 +22,7 @@ from s3lite.errors import (
     IncompleteBody,
     InvalidDigest,
     InvalidRequest,
+    NoSuchUpload,
     RequestTimeout,
 )
 from s3lite.gateway.metadata import Metadata, ObjectRecord, PartRecord, UploadedPart
@@ -238,8 +239,20 @@ class ObjectUpload:
     async def commit_as_part(self, multipart_id: str, part_number: int) -> UploadedPart:
         """Store the body as one part of a multipart upload."""
         etag, pieces = await self.seal()
-        part = UploadedPart(multipart_id, part_number, self.size, etag, pieces)
-        await self.publish(lambda: self.metadata.put_uploaded_part(part))
+        part = UploadedPart(multipart_id, part_number, self.size, etag, pieces, self.upload_id)
+
+        async def write() -> list[PartRecord]:
+            await self.metadata.add_uploaded_part(part)
+            if not await self.metadata.multipart_is_open(multipart_id):
+                # A completion or an abort began meanwhile and may not have seen this part:
+                # the intent stays, and the collector keeps the pieces only if the object
+                # took them.
+                raise NoSuchUpload(
+                    bucket=self.info.bucket, key=self.info.key, UploadId=multipart_id
+                )
+            return []
+
+        await self.publish(write)
         return part
 
     async def abort(self) -> None:
