@@ -48,8 +48,9 @@ from bench_lib import baselines, peers  # noqa: E402
 from bench_lib.measure import PeakRss, Target  # noqa: E402
 from bench_lib.mixed import PROBLEM_KINDS, mixed_load  # noqa: E402
 from bench_lib.report import print_report  # noqa: E402
-from bench_lib.small import small_objects  # noqa: E402
+from bench_lib.small import SmallObjectError, small_objects  # noqa: E402
 from bench_lib.transfers import (  # noqa: E402
+    BenchError,
     download,
     mb,
     request,
@@ -107,6 +108,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--load-max-mib", type=int, default=4, help="largest mixed load object (default 4)")
     add("--peers", type=comma_list(str), help="moto,seaweedfs (default: those available)")
     add("--build-seaweedfs", action="store_true", help="build SeaweedFS first (~10 minutes)")
+    add(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="py-spy the gateway and one node throughout; raw stacks into DIR",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.only) - set(SECTIONS)
     if unknown:
@@ -134,6 +141,7 @@ class Bench:
     targets: list[Target] = field(default_factory=list)  # peers
     versions: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    profilers: list[subprocess.Popen] = field(default_factory=list)
 
     @property
     def logs(self) -> Path:
@@ -149,6 +157,8 @@ class Bench:
             self.cluster = BenchCluster(self.database.uri, self.prefix, self.logs)
             self.cluster.start()
             request(self.cluster.url, "PUT", f"/{BUCKET}", {}, (200,))
+            if self.args.profile:
+                self.start_profilers()
         if self.wants("large") or self.wants("baselines") or self.wants("peers"):
             self.source = self.workdir / "object.bin"
             size_mib = max(self.args.size_mib, self.args.peer_size_mib)
@@ -201,12 +211,31 @@ class Bench:
             headers = peers.MOTO_HEADERS if name == "moto" else {}
             self.targets.append(Target(name, "127.0.0.1", server.port, BUCKET, pids, headers))
 
+    def start_profilers(self) -> None:
+        """py-spy on the gateway and the first node, until ``stop``: raw collapsed stacks."""
+        peers.ensure_bench_venv()
+        self.args.profile.mkdir(parents=True, exist_ok=True)
+        py_spy = str(peers.BENCH_VENV / "bin" / "py-spy")
+        for label, process in (("gateway", self.cluster.gateway), ("node", self.cluster.nodes[0])):
+            output = self.args.profile / f"{label}.txt"
+            command = [py_spy, "record", "-p", str(process.process.pid), "-r", "100"]
+            command += ["-f", "raw", "-o", str(output)]
+            log = open(self.args.profile / f"{label}.py-spy.log", "wb")
+            self.profilers.append(subprocess.Popen(command, stdout=log, stderr=log))
+
     def s3lite_target(self) -> Target:
         pids = {"gateway": self.cluster.gateway.process.pid, "database": self.database.process.pid}
         pids.update({f"node {i}": node.process.pid for i, node in enumerate(self.cluster.nodes)})
         return Target("s3lite", "127.0.0.1", self.cluster.gateway.port, BUCKET, pids)
 
     def stop(self) -> None:
+        for profiler in self.profilers:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+        for profiler in self.profilers:
+            try:
+                profiler.wait(30)
+            except subprocess.TimeoutExpired:
+                profiler.kill()
         if self.sink is not None:
             self.sink.stop()
         for server in self.servers:
@@ -227,7 +256,11 @@ class Bench:
         if self.wants("small"):
             sizes = [kib * 1024 for kib in args.small_kib]
             target = self.s3lite_target()
-            figures.update(small_objects(target, sizes, args.clients, args.small_seconds, run))
+            try:
+                figures.update(small_objects(target, sizes, args.clients, args.small_seconds, run))
+            except SmallObjectError as error:  # reported, and the exit status says so
+                self.failures["s3lite small objects"] = f"failed in run {run}: {error}"
+                print(f"  s3lite small objects failed: {error}", file=sys.stderr)
         if self.wants("load"):
             max_size = args.load_max_mib << 20
             print(
@@ -246,10 +279,16 @@ class Bench:
             uri = self.database.uri
             figures.update(baselines.raw_gridfs(uri, db_name, self.source, self.sha256, run))
         if self.wants("peers"):
+            sizes = [kib * 1024 for kib in args.small_kib]
             for target in self.targets:
-                figures.update(self.peer_large(target, run))
-                sizes = [kib * 1024 for kib in args.small_kib]
-                figures.update(small_objects(target, sizes, args.clients, args.small_seconds, run))
+                try:
+                    figures.update(self.peer_large(target, run))
+                    figures.update(
+                        small_objects(target, sizes, args.clients, args.small_seconds, run)
+                    )
+                except (BenchError, SmallObjectError) as error:  # a peer's failure is reported
+                    self.failures[target.name] = f"failed in run {run}: {error}"
+                    print(f"  {target.name} failed: {error}", file=sys.stderr)
         return figures
 
     def through_gateway(self, run: int) -> dict[str, float]:
@@ -392,8 +431,9 @@ def main(argv: list[str]) -> int:
         args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if problems:
         print(f"FAILED: the mixed load found problems: {problems}", file=sys.stderr)
-        return 1
-    return 0
+    if "s3lite small objects" in bench.failures:
+        print("FAILED: s3lite small objects: see above", file=sys.stderr)
+    return 1 if problems or "s3lite small objects" in bench.failures else 0
 
 
 def is_problem(name: str) -> bool:

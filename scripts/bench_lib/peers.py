@@ -100,7 +100,8 @@ class SeaweedFs(AnswersHttp):
     """``weed server`` with master, volume, filer and S3 in one process; the port is the S3 one.
 
     Every gRPC port is given explicitly: by default each is its HTTP port + 10000, which may be
-    past 65535 for a free port chosen at random.
+    past 65535 for a free port chosen at random. It is ready once S3 answers and the master knows
+    the volume server: before that, uploads fail with 500.
     """
 
     name = "SeaweedFS"
@@ -122,9 +123,21 @@ class SeaweedFs(AnswersHttp):
             "-filer",
             "-s3",
             f"-s3.port={self.port}",
-            "-volume.max=0",
+            "-master.volumeSizeLimitMB=1024",  # room for many volumes on any disk
+            "-volume.max=16",
             *ports,
         ]
+
+    def is_ready(self) -> bool:
+        if not super().is_ready():
+            return False
+        master = f"http://127.0.0.1:{self.others['master.port']}"
+        try:
+            status = http_request("GET", master + "/dir/status", timeout=2).json()
+        except (OSError, ValueError):
+            return False
+        centers = status.get("Topology", {}).get("DataCenters") or []
+        return any(rack.get("DataNodes") for dc in centers for rack in dc.get("Racks") or [])
 
 
 SEAWEEDFS_PORTS = (

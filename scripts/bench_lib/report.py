@@ -65,7 +65,7 @@ def small_table(figures: dict[str, float]) -> str | None:
         return None
     header = ["size", "op", "clients"]
     for target in targets:
-        header += [f"{target} ops/s", f"{target} p50 ms", f"{target} p99 ms"]
+        header += [f"{target} ops/s", f"{target} p50 / p99 ms"]
     header += ["s3lite CPU ms/op", "client CPU %"] if "s3lite" in targets else []
     rows = []
 
@@ -78,10 +78,10 @@ def small_table(figures: dict[str, float]) -> str | None:
         row = [size, op, clients]
         for target in targets:
             prefix = f"small {target} {op} {size} x{clients}"
+            p50, p99 = figures.get(f"{prefix} p50 ms"), figures.get(f"{prefix} p99 ms")
             row += [
                 number(figures.get(f"{prefix} ops/s"), 0),
-                number(figures.get(f"{prefix} p50 ms")),
-                number(figures.get(f"{prefix} p99 ms")),
+                f"{number(p50)} / {number(p99)}" if p50 is not None else "",
             ]
         if "s3lite" in targets:
             prefix = f"small s3lite {op} {size} x{clients}"
@@ -134,7 +134,7 @@ def print_report(figures, about, settings, versions, failures) -> None:
         if text is not None:
             print(f"\n## {title}\n\n{text}")
     if versions or failures:
-        print("\n## Peers\n")
+        print("\n## Peers and failures\n")
         for name, version in versions.items():
             print(f"- {name}: {version}")
         for name, reason in failures.items():

@@ -107,6 +107,15 @@ async def delete_keys(target: Target, keys: list[str]) -> None:
     await asyncio.gather(*(client() for _ in range(CLEANUP_CLIENTS)))
 
 
+def grouped(servers: dict[str, float]) -> dict[str, float]:
+    """CPU seconds by kind of process: "node 3" counts under "nodes"; one group is not split."""
+    groups: dict[str, float] = {}
+    for label, seconds in servers.items():
+        group = "nodes" if label.startswith("node ") else label
+        groups[group] = groups.get(group, 0.0) + seconds
+    return groups if len(groups) > 1 else {}
+
+
 def figures(name: str, latencies: Latencies, meter: CpuMeter) -> dict[str, float]:
     summary = latencies.summary(meter.wall)
     ops = max(summary["ops"], 1)
@@ -115,6 +124,10 @@ def figures(name: str, latencies: Latencies, meter: CpuMeter) -> dict[str, float
         f"{name} p50 ms": summary["p50 ms"],
         f"{name} p99 ms": summary["p99 ms"],
         f"{name} server CPU ms/op": sum(meter.servers.values()) / ops * 1e3,
+        **{
+            f"{name} {group} CPU ms/op": seconds / ops * 1e3
+            for group, seconds in grouped(meter.servers).items()
+        },
         f"{name} client CPU %": meter.client / meter.wall * 100 if meter.wall else 0.0,
     }
 
