@@ -37,6 +37,9 @@ class GatewayConfig:
     max_object_size: int = option(5 * TIB, "largest object a single PUT may store, in bytes")
     down_after_missed_heartbeats: int = option(3, "heartbeats a node may miss before it is down")
     retry_deletes_seconds: float = option(10.0, "how often deferred part deletions are retried")
+    delete_delay_seconds: float = option(
+        300.0, "parts of an overwritten or deleted object outlive it this long, for its readers"
+    )
     gc_grace_seconds: float = option(
         600.0, "an upload silent this long is abandoned: its parts are collected"
     )
@@ -191,6 +194,8 @@ def validate_gateway(config: GatewayConfig) -> None:
         raise ConfigError("setting --max-object-size: must not be negative")
     if config.down_after_missed_heartbeats < 1:
         raise ConfigError("setting --down-after-missed-heartbeats: must be at least 1")
+    if config.delete_delay_seconds < 0:
+        raise ConfigError("setting --delete-delay-seconds: must not be negative")
     for name in (
         "retry_deletes_seconds",
         "gc_grace_seconds",

@@ -149,6 +149,7 @@ def test_explicit_values_replace_the_computed_defaults():
             "--down-after-missed-heartbeats",
         ),
         (GatewayConfig, {"retry_deletes_seconds": "0", **TOKEN}, "--retry-deletes-seconds"),
+        (GatewayConfig, {"delete_delay_seconds": "-1", **TOKEN}, "--delete-delay-seconds"),
         (GatewayConfig, {"idle_timeout_seconds": "0", **TOKEN}, "--idle-timeout-seconds"),
         (GatewayConfig, {"body_timeout_seconds": "-1", **TOKEN}, "--body-timeout-seconds"),
         (NodeConfig, {"advertise_url": "node1:8101", **TOKEN}, "--advertise-url"),

@@ -42,7 +42,7 @@ async def run(config: GatewayConfig) -> None:
         metadata = Metadata(database)
         registry = NodeRegistry(database, config.down_after_missed_heartbeats)
         nodes = NodeClient(http, config.cluster_token)
-        remover = PartRemover(metadata, registry, nodes)
+        remover = PartRemover(metadata, registry, nodes, config.delete_delay_seconds)
         services = GatewayServices(config, metadata, registry, nodes, remover, tasks)
         await metadata.ensure_indexes()
         await registry.ensure_indexes()

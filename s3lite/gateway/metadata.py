@@ -8,7 +8,7 @@ document before its parts are deleted from the nodes.
 
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -403,15 +403,28 @@ class Metadata:
 
     # Part deletions a node could not take when asked
 
-    async def defer_deletion(self, node_id: str, part_id: str, size: int) -> None:
+    async def defer_deletion(
+        self, node_id: str, part_id: str, size: int, delay_seconds: float = 0.0
+    ) -> None:
+        """Record a deletion to make once ``delay_seconds`` have passed and the node is up."""
+        moment = now()
         await self.deferred_deletions.replace_one(
             {"_id": part_id},
-            {"_id": part_id, "node_id": node_id, "size": size, "since": now()},
+            {
+                "_id": part_id,
+                "node_id": node_id,
+                "size": size,
+                "since": moment,
+                "not_before": moment + timedelta(seconds=delay_seconds),
+            },
             upsert=True,
         )
 
     async def deferred_deletions_on(self, node_ids: set[str], limit: int) -> list[dict]:
-        cursor = self.deferred_deletions.find({"node_id": {"$in": sorted(node_ids)}}).limit(limit)
+        """Deletions that are due on the given nodes."""
+        cursor = self.deferred_deletions.find(
+            {"node_id": {"$in": sorted(node_ids)}, "not_before": {"$lte": now()}}
+        ).limit(limit)
         return [document async for document in cursor]
 
     async def forget_deletion(self, part_id: str) -> None:

@@ -101,8 +101,9 @@ class MultipartUploads:
             await self.metadata.reopen_multipart(upload_id)
             raise
         await self.metadata.finish_multipart(upload_id, etag)
-        unused = [p for part in stored if part not in chosen for p in part.pieces]
-        await self.remover.remove(unused + (replaced.parts if replaced else []))
+        await self.remover.remove([p for part in stored if part not in chosen for p in part.pieces])
+        if replaced:
+            await self.remover.retire(replaced.parts)
         return etag
 
     async def abort(self, bucket: str, key: str, upload_id: str) -> None:

@@ -1,7 +1,9 @@
 """Deleting parts from their nodes, now if the node answers, else as soon as it is back.
 
 A part is deleted only after no object refers to it any more, so a delete that must wait harms
-nothing but space; the wait is recorded in the database so that no gateway forgets it.
+nothing but space; the wait is recorded in the database so that no gateway forgets it. The
+parts of an object that was overwritten or deleted wait on purpose (``retire``): a download
+that began before may still be streaming them.
 """
 
 import asyncio
@@ -17,10 +19,17 @@ RETRY_BATCH = 100
 
 
 class PartRemover:
-    def __init__(self, metadata: Metadata, registry: NodeRegistry, nodes: NodeClient):
+    def __init__(
+        self,
+        metadata: Metadata,
+        registry: NodeRegistry,
+        nodes: NodeClient,
+        retire_delay_seconds: float = 0.0,
+    ):
         self.metadata = metadata
         self.registry = registry
         self.nodes = nodes
+        self.retire_delay_seconds = retire_delay_seconds
 
     async def delete_now(self, node_id: str, part_id: str, size: int) -> bool:
         """Try once; on success the node's share of placed bytes shrinks by the part's size."""
@@ -40,8 +49,19 @@ class PartRemover:
             if not deleted:
                 await self.metadata.defer_deletion(part.node_id, part.part_id, part.size)
 
+    async def retire(self, parts: list[PartRecord]) -> None:
+        """Delete the parts of an object that readers may still be streaming, once they had
+        ``retire_delay_seconds`` to finish."""
+        if self.retire_delay_seconds <= 0:
+            await self.remove(parts)
+            return
+        for part in parts:
+            await self.metadata.defer_deletion(
+                part.node_id, part.part_id, part.size, self.retire_delay_seconds
+            )
+
     async def retry_deferred(self) -> int:
-        """Delete deferred parts on nodes that are up again; answer how many went."""
+        """Delete deferred parts that are due, on nodes that are up; answer how many went."""
         up = await self.registry.up_node_ids()
         if not up:
             return 0

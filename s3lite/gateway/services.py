@@ -62,4 +62,4 @@ class GatewayServices:
     async def delete_object(self, bucket: str, key: str) -> None:
         removed = await self.metadata.delete_object(bucket, key)
         if removed is not None:
-            await self.remover.remove(removed.parts)
+            await self.remover.retire(removed.parts)

@@ -211,7 +211,7 @@ class ObjectUpload:
         self.state = "committed"
         await self.metadata.drop_intent(self.upload_id)
         if replaced:
-            await self.remover.remove(replaced)
+            await self.remover.retire(replaced)
 
     async def commit(self) -> ObjectRecord:
         """Store the body as the object at its key."""
