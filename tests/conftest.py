@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.processes import (
+    ACCESS_KEY,
+    SECRET_KEY,
     Cluster,
     DatabaseProcess,
     NodeProcess,
@@ -102,6 +104,20 @@ def shared_cluster(mongo_uri, tmp_path_factory, request) -> Iterator[Cluster]:
     finally:
         cluster.stop()
         drop_databases(mongo_uri, prefix)
+
+
+@pytest.fixture(scope="module")
+def secured(shared_cluster) -> Cluster:
+    """The module's cluster, its gateway restarted to serve only requests signed for
+    ``ACCESS_KEY``/``SECRET_KEY``."""
+    shared_cluster.restart_gateway("--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY)
+    return shared_cluster
+
+
+@pytest.fixture
+def signed_s3(secured):
+    """A boto3 client with the secured gateway's credentials, default settings, no retries."""
+    return secured.s3(access_key=ACCESS_KEY, secret_key=SECRET_KEY, retries={"max_attempts": 1})
 
 
 @pytest.fixture

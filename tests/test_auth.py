@@ -7,16 +7,7 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.processes import http_request
-
-ACCESS_KEY = "s3lite-test-access"
-SECRET_KEY = "s3lite-test-secret/with+odd=chars"
-
-
-@pytest.fixture(scope="module")
-def secured(shared_cluster):
-    shared_cluster.restart_gateway("--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY)
-    return shared_cluster
+from tests.processes import ACCESS_KEY, SECRET_KEY, http_request
 
 
 def client(cluster, secret=SECRET_KEY, **config):
