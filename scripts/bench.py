@@ -95,7 +95,7 @@ def comma_list(kind):
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.splitlines()[0])
     add = parser.add_argument
-    add("--only", type=comma_list(str), default=list(SECTIONS), help="sections (default: all)")
+    add("--only", type=comma_list(str), default=list(SECTIONS), help=f"of {','.join(SECTIONS)}")
     add("--runs", type=int, default=1, help="runs; each figure is the median (default 1)")
     add("--json", type=Path, metavar="PATH", help="also write every figure and run here")
     add("--size-mib", type=int, default=1024, help="large object size (default 1024)")
@@ -441,10 +441,16 @@ def is_problem(name: str) -> bool:
 
 
 def git_commit() -> str:
-    answer = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
-    )
-    return answer.stdout.strip()
+    """The commit measured, with "+ changes" when s3lite/ differs from it in the work tree."""
+
+    def git(*args: str) -> str:
+        answer = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+        )
+        return answer.stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "s3lite")
+    return git("rev-parse", "HEAD") + (" + uncommitted changes in s3lite/" if changed else "")
 
 
 if __name__ == "__main__":
