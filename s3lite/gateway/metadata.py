@@ -162,10 +162,22 @@ class Metadata:
         return [(b["_id"], b["created"]) async for b in self.buckets.find().sort("_id", 1)]
 
     async def delete_bucket(self, name: str) -> None:
-        await self.require_bucket(name)
+        """Delete an empty bucket. It is marked "deleting" before it is found empty, and every
+        object write checks the mark after it lands (``commit_object``): a write that raced
+        with the deletion is taken back out, never left in a bucket that is gone."""
+        marked = await self.buckets.find_one_and_update(
+            {"_id": name, "state": {"$ne": "deleting"}}, {"$set": {"state": "deleting"}}
+        )
+        if marked is None:
+            raise NoSuchBucket(bucket=name)  # absent, or another deletion is under way
         if await self.objects.find_one({"_id": id_prefix_range(name)}, {"_id": 1}) is not None:
+            await self.buckets.update_one({"_id": name}, {"$unset": {"state": ""}})
             raise BucketNotEmpty(bucket=name)
         await self.buckets.delete_one({"_id": name})
+
+    async def bucket_takes_objects(self, name: str) -> bool:
+        bucket = await self.buckets.find_one({"_id": name})
+        return bucket is not None and bucket.get("state") != "deleting"
 
     # Objects
 
@@ -192,6 +204,10 @@ class Metadata:
                 # Two first writes of one key raced to insert; the loser replaces the winner.
                 if attempt:
                     raise
+        if not await self.bucket_takes_objects(record.bucket):
+            # A DeleteBucket may have found the bucket empty just before this write landed.
+            await self.objects.delete_one({"_id": document["_id"], "upload_id": record.upload_id})
+            raise NoSuchBucket(bucket=record.bucket)
         return ObjectRecord.from_document(previous) if previous else None
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
