@@ -14,6 +14,7 @@ import subprocess
 import sys
 import urllib.parse
 import uuid
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from tests.processes import ACCESS_KEY, SECRET_KEY
 MIB = 1024 * 1024
 CLIENT_SECONDS = 90  # one client command; below pytest's per-test timeout
 AWS = Path(sys.executable).parent / "aws"
+S3_XMLNS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 # The README's remote name: rclone reads its settings from RCLONE_CONFIG_S3LITE_*.
 REMOTE = "s3lite"
 # curl's SigV4 for S3. curl before 8.0 (Debian 12 has 7.88) neither sends nor signs
@@ -108,7 +110,12 @@ def rclone(client_env):
         pytest.fail("rclone is not installed: scripts/bootstrap installs it with apt-get as root")
 
     def rclone(*args, check: bool = True):
-        return run(["rclone", *args], client_env, check=check)
+        result = run(["rclone", *args], client_env, check=check)
+        # rclone logs what it had to work around (a refused request it can do without) as
+        # ERROR and carries on: that is a gap in the gateway all the same
+        if check:
+            assert b" ERROR : " not in result.stderr, result.stderr.decode(errors="replace")
+        return result
 
     return rclone
 
@@ -315,6 +322,13 @@ def test_curl_aws_sigv4_uploads_and_downloads_a_large_file(secured, signed_s3, t
 
     run(["curl", "-sSf", *CURL_SIGV4, *user, "-o", back, url], env)
     assert sha256_of(back) == sha256_of(source)
+    # curl before 8.0 signs the query as written: S3's canonical form has "/" encoded
+    listing = f"{secured.url}/{bucket}?list-type=2&prefix=curl%2F"
+    listed = run(["curl", "-sSf", *CURL_SIGV4, *user, listing], env).stdout
+    contents = ElementTree.fromstring(listed).findall(f"{S3_XMLNS}Contents")
+    assert [(c.findtext(f"{S3_XMLNS}Key"), c.findtext(f"{S3_XMLNS}Size")) for c in contents] == [
+        ("curl/large file.bin", str(32 * MIB))
+    ]
 
     wrong = run(
         ["curl", "-sS", *CURL_SIGV4, "--user", f"{ACCESS_KEY}:wrong", "-T", source, url + ".2"],
