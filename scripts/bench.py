@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -358,8 +359,11 @@ def machine() -> dict[str, str]:
         "RAM": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
         "python": platform.python_version(),
         "database": database,
-        "load average at the end": " ".join(f"{value:.2f}" for value in os.getloadavg()),
     }
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -406,12 +410,17 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="s3lite-bench-"))
     bench = Bench(args, workdir)
+    load_before = load_average()
+    started = time.monotonic()
     try:
         runs = benchmark(bench)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     figures = medians(runs)
     about = machine()
+    about["load average (1, 5, 15 min) at the start"] = load_before
+    about["load average at the end"] = load_average()
+    about["duration"] = f"{(time.monotonic() - started) / 60:.1f} minutes"
     settings = {
         name: value if not isinstance(value, Path) else str(value)
         for name, value in vars(args).items()

@@ -120,6 +120,7 @@ def figures(name: str, latencies: Latencies, meter: CpuMeter) -> dict[str, float
     summary = latencies.summary(meter.wall)
     ops = max(summary["ops"], 1)
     return {
+        f"{name} ops": summary["ops"],
         f"{name} ops/s": summary["ops/s"],
         f"{name} p50 ms": summary["p50 ms"],
         f"{name} p99 ms": summary["p99 ms"],
