@@ -123,6 +123,85 @@ class BodyWatch(httputil.HTTPMessageDelegate):
         self.connection.close()
 
 
+class RequestsInFlight(httputil.HTTPServerConnectionDelegate):
+    """Counts the requests in flight, from their headers to the end of their response, so that
+    a stop can wait for them: Tornado's ``close_all_connections`` cuts them off, an upload
+    half-sent included, since it closes every connection at once."""
+
+    def __init__(self, app: httputil.HTTPServerConnectionDelegate):
+        self.app = app
+        self.count = 0
+        self.none = asyncio.Event()
+        self.none.set()
+
+    def start_request(
+        self, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> httputil.HTTPMessageDelegate:
+        connection = TrackedConnection(request_conn, self)
+        return TrackedRequest(self.app.start_request(server_conn, connection), connection)
+
+    def on_close(self, server_conn: object) -> None:
+        self.app.on_close(server_conn)
+
+    def begin(self) -> None:
+        self.count += 1
+        self.none.clear()
+
+    def end(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self.none.set()
+
+
+class TrackedConnection:
+    """A request's connection as the application sees it: the same, except that finishing the
+    response, or losing the connection, ends the request in flight."""
+
+    def __init__(self, connection: httputil.HTTPConnection, requests: RequestsInFlight):
+        self._connection = connection
+        self._requests = requests
+        self._state = "waiting"  # waiting -> in flight -> over
+
+    def __getattr__(self, name: str):
+        return getattr(self._connection, name)
+
+    def begin(self) -> None:
+        if self._state == "waiting":
+            self._state = "in flight"
+            self._requests.begin()
+
+    def end(self) -> None:
+        if self._state == "in flight":
+            self._requests.end()
+        self._state = "over"
+
+    def finish(self) -> None:
+        try:
+            self._connection.finish()
+        finally:
+            self.end()
+
+
+class TrackedRequest(httputil.HTTPMessageDelegate):
+    def __init__(self, delegate: httputil.HTTPMessageDelegate, connection: TrackedConnection):
+        self.delegate = delegate
+        self.connection = connection
+
+    def headers_received(self, start_line, headers) -> Awaitable[None] | None:
+        self.connection.begin()
+        return self.delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        return self.delegate.data_received(chunk)
+
+    def finish(self) -> None:
+        self.delegate.finish()
+
+    def on_connection_close(self) -> None:
+        self.connection.end()
+        self.delegate.on_connection_close()
+
+
 async def serve_until_stopped(
     app: Application,
     host: str,
@@ -130,12 +209,18 @@ async def serve_until_stopped(
     body_silence_seconds: float | None = None,
     **server_options,
 ) -> None:
-    """Listen, wait for a stop signal, then stop accepting and let requests in flight finish.
+    """Listen, wait for a stop signal, then stop accepting and let requests in flight finish
+    (for at most ``DRAIN_SECONDS``).
 
     ``server_options`` go to Tornado's ``HTTPServer``; ``body_silence_seconds``, when given,
     drops a client whose request body stops arriving for that long (``BodySilenceLimit``).
     """
-    delegate = app if body_silence_seconds is None else BodySilenceLimit(app, body_silence_seconds)
+    requests = RequestsInFlight(app)
+    delegate = (
+        requests
+        if body_silence_seconds is None
+        else BodySilenceLimit(requests, body_silence_seconds)
+    )
     server = HTTPServer(delegate, **server_options)
     try:
         server.listen(port, host)
@@ -143,8 +228,14 @@ async def serve_until_stopped(
         raise CannotListen(f"setting --port: cannot listen on {host}:{port}: {error}") from None
     log.info("listening on http://%s:%d", host, port)
     await wait_for_stop_signal()
-    log.info("stopping: no new connections, draining requests in flight")
+    log.info("stopping: no new connections, draining %d requests in flight", requests.count)
     server.stop()
+    try:
+        await asyncio.wait_for(requests.none.wait(), DRAIN_SECONDS)
+    except TimeoutError:
+        log.warning(
+            "%d requests still in flight after %gs; closing anyway", requests.count, DRAIN_SECONDS
+        )
     try:
         await asyncio.wait_for(server.close_all_connections(), DRAIN_SECONDS)
     except TimeoutError:

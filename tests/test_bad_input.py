@@ -83,11 +83,11 @@ def assert_still_serving(cluster: Cluster, bucket: str) -> None:
 
 
 def assert_nothing_stored(cluster: Cluster, bucket: str, parts_before: set[str]) -> None:
-    """No object in ``bucket``, and, once aborted uploads are cleaned up, no part more than
-    before the request."""
+    """No object in ``bucket``, and, once aborted uploads are cleaned up, no part that was not
+    there before the request (parts of earlier tests may still be on their way out)."""
     assert listed_keys(cluster, bucket) == []
     wait_until(
-        lambda: cluster.stored_part_ids() == parts_before, 30, "the request's parts to be gone"
+        lambda: cluster.stored_part_ids() <= parts_before, 60, "the request's parts to be gone"
     )
 
 
@@ -297,7 +297,7 @@ def test_an_upload_that_stalls_is_dropped_and_undone(impatient_cluster, chunked)
     assert status_of(reply) in (None, 400), reply[:200]
     assert BODY_SECONDS - 0.5 <= waited <= BODY_SECONDS + GRACE_SECONDS
     assert http_request("HEAD", f"{cluster.url}/patience/stalled").status == 404
-    wait_until(lambda: cluster.stored_part_ids() == before, 30, "the stalled upload's parts to go")
+    wait_until(lambda: cluster.stored_part_ids() <= before, 60, "the stalled upload's parts to go")
     assert_still_serving(cluster, "patience")
 
 
@@ -613,4 +613,4 @@ def test_a_wrong_content_md5_on_an_upload_part_is_bad_digest_and_no_part(shared_
     assert response.s3_error_code == "BadDigest"
     listing = ElementTree.fromstring(http_request("GET", url).body)
     assert [p.text for p in listing.iterfind("s3:Part/s3:PartNumber", NS)] == ["1"]
-    wait_until(lambda: shared_cluster.stored_part_ids() == before, 30, "the part's pieces to go")
+    wait_until(lambda: shared_cluster.stored_part_ids() <= before, 60, "the part's pieces to go")

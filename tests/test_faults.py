@@ -1,6 +1,7 @@
 """Faults the cluster must survive without losing or corrupting anything."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -245,3 +246,38 @@ def test_clients_that_hang_up_mid_upload_leave_no_pieces_and_no_spool_file(clust
     s3.upload_part(Bucket="writes", Key="assembled", UploadId=upload_id, PartNumber=1, Body=b"1")
     s3.put_object(Bucket="writes", Key="after", Body=b"served")
     assert s3.get_object(Bucket="writes", Key="after")["Body"].read() == b"served"
+
+
+def test_a_stop_signal_lets_an_upload_in_flight_finish(cluster):
+    s3 = cluster.s3(retries={"max_attempts": 1})
+    s3.create_bucket(Bucket="drained")
+    body = os.urandom(2 * MIB)
+    with socket.create_connection(("127.0.0.1", cluster.gateway.port), timeout=30) as client:
+        client.sendall(
+            f"PUT /drained/k HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body[:MIB]
+        )
+        wait_until(cluster.stored_part_ids, 30, "the first parts to be stored")
+        offset = cluster.gateway.log_path.stat().st_size
+        cluster.gateway.send_signal(signal.SIGTERM)
+        wait_until(
+            lambda: "stopping:" in gateway_log_since(cluster, offset), 30, "the stop to begin"
+        )
+        client.sendall(body[MIB:])
+        reply = read_reply(client)
+    assert reply.startswith(b"HTTP/1.1 200 "), reply[:300]
+    assert cluster.gateway.wait() == 0
+
+    cluster.gateway.start().wait_ready()
+    cluster.wait_for_nodes_up()
+    assert s3.get_object(Bucket="drained", Key="k")["Body"].read() == body
+
+
+def read_reply(client: socket.socket) -> bytes:
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        chunk = client.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+    return reply
