@@ -466,11 +466,13 @@ class Cluster:
         stop_all([p for p in (self.gateway, *self.nodes) if p is not None])
 
     def restart_gateway(self, *extra_args: str) -> None:
-        """Restart the gateway with more options, e.g. ``("--max-object-size", "1000")``."""
+        """Restart the gateway with more options, e.g. ``("--max-object-size", "1000")``, and
+        wait until the running nodes' heartbeats have reached it again."""
         self.gateway.stop()
         self.gateway.extra_args += extra_args
         self.gateway.start()
         self.gateway.wait_ready()
+        self.wait_for_nodes_up([node for node in self.nodes if node.running])
 
     def stored_part_ids(self, nodes: list[NodeProcess] | None = None) -> set[str]:
         """Every part id the nodes (all, by default) hold; tests store far fewer than a page."""

@@ -377,10 +377,10 @@ def test_an_object_over_the_size_limit_is_entity_too_large(cluster):
     assert http_request("HEAD", f"{cluster.url}/limited/big").status == 404
 
 
-def test_a_corrupted_part_cuts_the_download_instead_of_delivering_wrong_bytes(cluster):
+def damage_first_part(cluster, size: int) -> None:
     s3 = cluster.s3(retries={"max_attempts": 1})
     s3.create_bucket(Bucket="rot")
-    s3.put_object(Bucket="rot", Key="k", Body=os.urandom(600_000))
+    s3.put_object(Bucket="rot", Key="k", Body=os.urandom(size))
     first = parts_of(cluster, "rot", "k")[0]
     holder = next(n for n in cluster.nodes if n.node_id == first["node_id"])
     with pymongo.MongoClient(cluster.mongo_uri) as client:
@@ -389,10 +389,19 @@ def test_a_corrupted_part_cuts_the_download_instead_of_delivering_wrong_bytes(cl
         flipped = bytes([chunk["data"][0] ^ 0xFF]) + chunk["data"][1:]
         chunks.update_one({"_id": chunk["_id"]}, {"$set": {"data": flipped}})
 
+
+def test_a_corrupted_part_of_a_small_object_is_an_error_before_any_byte(cluster):
+    damage_first_part(cluster, 600_000)  # read whole before the answer starts
+    response = http_request("GET", f"{cluster.url}/rot/k")
+    assert (response.status, response.s3_error_code) == (500, "InternalError")
+
+
+def test_a_corrupted_part_cuts_the_download_instead_of_delivering_wrong_bytes(cluster):
+    damage_first_part(cluster, 6 * 1024 * 1024)  # streamed: the damage shows once read
     connection = http.client.HTTPConnection("127.0.0.1", cluster.gateway.port, timeout=30)
     connection.request("GET", "/rot/k")
     response = connection.getresponse()
-    assert response.status == 200  # the damage shows only once the part has been read
+    assert response.status == 200
     with pytest.raises(http.client.IncompleteRead):
         response.read()
     connection.close()

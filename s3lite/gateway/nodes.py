@@ -14,6 +14,7 @@ write at a time, and a node's ``bytes_assigned`` is the sum over every gateway's
 
 import asyncio
 import secrets
+import time
 import urllib.parse
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,9 @@ from s3lite.gateway.placement import NodeLoad, choose_nodes
 
 # Heartbeats of less than this are not trusted to arrive on time (scheduling, GC pauses).
 MIN_DOWN_AFTER_SECONDS = 2.0
+# Node URLs are read for every part of every request; they change only when a node comes back
+# at a new address, so a URL read this recently is used as it is.
+URL_CACHE_SECONDS = 5.0
 
 
 def now() -> datetime:
@@ -64,6 +68,7 @@ class NodeRegistry:
         self.placement_lock = asyncio.Lock()
         self.fill_writer = secrets.token_hex(8)  # names this process's own node_fill documents
         self.fill_lock = asyncio.Lock()
+        self.urls: dict[str, tuple[str, float]] = {}  # node id -> (url, monotonic time read)
 
     async def ensure_indexes(self) -> None:
         await self.nodes.create_index("url")
@@ -105,6 +110,7 @@ class NodeRegistry:
             return node_id
         if (await self.nodes.update_one({"_id": node_id}, {"$set": fields})).matched_count == 0:
             raise UnknownNode(f"no node {node_id} was ever registered here")
+        self.urls.pop(node_id, None)
         return node_id
 
     async def heartbeat(self, node_id: str, document: dict) -> None:
@@ -116,6 +122,7 @@ class NodeRegistry:
         if "url" in document:
             fields["url"] = check_url(document["url"])
             await self.check_url_free(fields["url"], node_id)
+            self.urls.pop(node_id, None)
         if "capacity_bytes" in document:
             fields["capacity_bytes"] = check_count("capacity_bytes", document["capacity_bytes"])
         if "heartbeat_seconds" in document:
@@ -149,9 +156,13 @@ class NodeRegistry:
         ]
 
     async def url_of(self, node_id: str) -> str:
+        cached = self.urls.get(node_id)
+        if cached is not None and time.monotonic() - cached[1] < URL_CACHE_SECONDS:
+            return cached[0]
         node = await self.nodes.find_one({"_id": node_id}, {"url": 1})
         if node is None:
             raise NodeUnavailable(f"node {node_id} is not registered")
+        self.urls[node_id] = (node["url"], time.monotonic())
         return node["url"]
 
     async def up_node_ids(self) -> set[str]:
