@@ -182,12 +182,6 @@ def test_clients_that_hang_up_mid_download_leave_the_gateway_serving(cluster):
     assert cluster.gateway.running and all(node.running for node in cluster.nodes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a client hanging up mid-download logs an 'Uncaught exception' traceback "
-    "(StreamClosedError raised from node_client.read's streaming_callback) and an ERROR that "
-    "blames the node ('GET ... cut short: node ... failed to send')",
-)
 def test_a_client_hanging_up_mid_download_is_no_error_in_the_log(cluster):
     s3 = cluster.s3(retries={"max_attempts": 1})
     s3.create_bucket(Bucket="reads")

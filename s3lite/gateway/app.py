@@ -10,7 +10,7 @@ from s3lite.config import GatewayConfig
 from s3lite.gateway import cluster_handlers, s3_handlers
 from s3lite.gateway.collector import OrphanCollector
 from s3lite.gateway.metadata import Metadata
-from s3lite.gateway.node_client import NodeClient
+from s3lite.gateway.node_client import NodeClient, QuietSinkFailures
 from s3lite.gateway.nodes import NodeRegistry
 from s3lite.gateway.parts import PartRemover
 from s3lite.gateway.services import GatewayServices
@@ -32,6 +32,7 @@ def make_app(services: GatewayServices) -> Application:
 
 
 async def run(config: GatewayConfig) -> None:
+    logging.getLogger("tornado.application").addFilter(QuietSinkFailures())
     client = await db.connect(config.mongo_uri, config.db_connect_seconds)
     tasks = BackgroundTasks()
     http = AsyncHTTPClient(

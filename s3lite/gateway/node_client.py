@@ -27,6 +27,19 @@ TRANSFER_SECONDS = 24 * 3600.0
 SMALL_REQUEST_SECONDS = 10.0
 
 
+class SinkFailed(Exception):
+    """Raised from a streaming callback to stop a part download whose sink failed (the client
+    went away, say); the sink's own exception is raised from ``read`` instead."""
+
+
+class QuietSinkFailures(logging.Filter):
+    """Tornado logs any exception raised in a streaming callback as uncaught; a stopped
+    download is not one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], SinkFailed))
+
+
 @dataclass(frozen=True)
 class PartInfo:
     size: int
@@ -84,6 +97,7 @@ class NodeClient:
         status: list[int] = []
         digest = hashlib.sha256()
         received = 0
+        sink_error: list[BaseException] = []
 
         def on_header(line: str) -> None:
             if line.startswith("HTTP/"):
@@ -95,7 +109,11 @@ class NodeClient:
                 return  # an error body; the status says enough
             received += len(chunk)
             digest.update(chunk)
-            await sink(chunk)
+            try:
+                await sink(chunk)
+            except Exception as error:
+                sink_error.append(error)
+                raise SinkFailed() from error
 
         try:
             await self.http.fetch(
@@ -106,7 +124,9 @@ class NodeClient:
                 connect_timeout=CONNECT_SECONDS,
                 request_timeout=TRANSFER_SECONDS,
             )
-        except (HTTPClientError, OSError) as error:
+        except (HTTPClientError, OSError, SinkFailed) as error:
+            if sink_error:
+                raise sink_error[0] from None
             raise NodeUnavailable(f"node {node_id} failed to send {part_id}: {error}") from None
         if received != end - start:
             raise PartCorrupted(

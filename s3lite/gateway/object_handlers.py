@@ -5,6 +5,7 @@ import logging
 import urllib.parse
 from datetime import UTC
 
+from tornado.iostream import StreamClosedError
 from tornado.web import stream_request_body
 
 from s3lite import errors
@@ -300,6 +301,8 @@ class ObjectHandler(S3Handler):
             return
         try:
             await reader.stream(self.write_and_flush)
+        except StreamClosedError:
+            log.info("GET /%s/%s: the client went away before the end", bucket, key)
         except errors.S3liteError as error:
             # The status line is gone already: cutting the connection is the only honest
             # way left to tell the client that what it got is not the object.
