@@ -30,8 +30,10 @@ def example_request():
     )
     headers = {
         "authorization": [
-            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
-            f"aws4_request,SignedHeaders={signed_headers},Signature={SEED_SIGNATURE}"
+            (
+                "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
+                f"aws4_request,SignedHeaders={signed_headers},Signature={SEED_SIGNATURE}"
+            )
         ],
         "content-encoding": ["aws-chunked"],
         "content-length": ["66824"],
