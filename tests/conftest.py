@@ -111,6 +111,8 @@ def secured(shared_cluster) -> Cluster:
     """The module's cluster, its gateway restarted to serve only requests signed for
     ``ACCESS_KEY``/``SECRET_KEY``."""
     shared_cluster.restart_gateway("--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY)
+    # a new gateway places nothing on a node until it has heard from it
+    shared_cluster.wait_for_nodes_up()
     return shared_cluster
 
 
