@@ -154,7 +154,7 @@ class Bench:
     def start(self) -> None:
         self.database = DatabaseProcess(self.workdir / "db", self.logs / "dev-db.log")
         start_all([self.database])
-        if self.wants("large") or self.wants("small") or self.wants("load"):
+        if {"large", "small", "load", "baselines"} & set(self.args.only):
             self.cluster = BenchCluster(self.database.uri, self.prefix, self.logs)
             self.cluster.start()
             request(self.cluster.url, "PUT", f"/{BUCKET}", {}, (200,))

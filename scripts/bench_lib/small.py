@@ -35,10 +35,10 @@ def cell_name(target: Target, op: str, size: int, clients: int) -> str:
 
 
 async def put_cell(
-    target: Target, payload: bytes, clients: int, seconds: float, tag: str
-) -> tuple[Latencies, list[str], float]:
-    """PUT new keys for ``seconds``; answer latencies, the keys written, and the wall time."""
-    latencies, keys = Latencies([]), []
+    target: Target, payload: bytes, clients: int, seconds: float, tag: str, keys: list[str]
+) -> Latencies:
+    """PUT new keys for ``seconds``, adding each key written to ``keys``; answer latencies."""
+    latencies = Latencies([])
     deadline = time.perf_counter() + seconds
 
     async def client(number: int) -> None:
@@ -56,15 +56,14 @@ async def put_cell(
         finally:
             connection.close()
 
-    started = time.perf_counter()
     await asyncio.gather(*(client(number) for number in range(clients)))
-    return latencies, keys, time.perf_counter() - started
+    return latencies
 
 
 async def get_cell(
     target: Target, payload: bytes, keys: list[str], clients: int, seconds: float
-) -> tuple[Latencies, float]:
-    """GET ``keys`` round robin for ``seconds``, checking every body; answer latencies, wall."""
+) -> Latencies:
+    """GET ``keys`` round robin for ``seconds``, checking every body; answer latencies."""
     latencies = Latencies([])
     deadline = time.perf_counter() + seconds
 
@@ -75,19 +74,17 @@ async def get_cell(
             while time.perf_counter() < deadline:
                 key = keys[index % len(keys)]
                 reply = await connection.request("GET", f"/{target.bucket}/{key}")
-                if reply.status != 200 or reply.body != payload:
-                    raise SmallObjectError(
-                        f"GET {key}: HTTP {reply.status}, {len(reply.body)} bytes"
-                        + ("" if reply.status != 200 else ", not the bytes written")
-                    )
+                if reply.status != 200:
+                    raise SmallObjectError(f"GET {key}: HTTP {reply.status}: {reply.body[:300]}")
+                if reply.body != payload:
+                    raise SmallObjectError(f"GET {key}: {len(reply.body)} bytes, not those written")
                 latencies.values.append(reply.seconds)
                 index += clients
         finally:
             connection.close()
 
-    started = time.perf_counter()
     await asyncio.gather(*(client(number) for number in range(clients)))
-    return latencies, time.perf_counter() - started
+    return latencies
 
 
 async def delete_keys(target: Target, keys: list[str]) -> None:
@@ -100,7 +97,9 @@ async def delete_keys(target: Target, keys: list[str]) -> None:
                 key = pending.pop()
                 reply = await connection.request("DELETE", f"/{target.bucket}/{key}")
                 if reply.status not in (200, 204):
-                    raise SmallObjectError(f"DELETE {key}: HTTP {reply.status}")
+                    print(f"  DELETE {key}: HTTP {reply.status} (left behind)", file=sys.stderr)
+        except HttpError as error:
+            print(f"  clean-up stopped: {error}", file=sys.stderr)
         finally:
             connection.close()
 
@@ -141,13 +140,18 @@ async def small_objects_async(
         payload = os.urandom(size)
         for clients in concurrencies:
             tag = f"small-{run}-{size}-{clients}"
-            with CpuMeter(target.pids) as meter:
-                put_latencies, keys, _ = await put_cell(target, payload, clients, seconds, tag)
-            results.update(figures(cell_name(target, "PUT", size, clients), put_latencies, meter))
-            with CpuMeter(target.pids) as meter:
-                get_latencies, _ = await get_cell(target, payload, keys, clients, seconds)
-            results.update(figures(cell_name(target, "GET", size, clients), get_latencies, meter))
-            await delete_keys(target, keys)
+            keys: list[str] = []
+            try:
+                with CpuMeter(target.pids) as meter:
+                    put_latencies = await put_cell(target, payload, clients, seconds, tag, keys)
+                name = cell_name(target, "PUT", size, clients)
+                results.update(figures(name, put_latencies, meter))
+                with CpuMeter(target.pids) as meter:
+                    get_latencies = await get_cell(target, payload, keys, clients, seconds)
+                name = cell_name(target, "GET", size, clients)
+                results.update(figures(name, get_latencies, meter))
+            finally:
+                await delete_keys(target, keys)  # also after a failure, for the next section
             print(
                 f"  small {target.name} {size_label(size)} x{clients}:"
                 f" {len(put_latencies.values)} PUTs, {len(get_latencies.values)} GETs",
