@@ -230,12 +230,17 @@ def test_aws_cli_cp_ls_sync_and_rm_recursive(aws, signed_s3, tmp_path):
     changed["added/new file.txt"] = b"new"
     (source / "notes" / "100% done.txt").unlink()
     write_tree(source, {name: changed[name] for name in ("notes/a b+c.txt", "added/new file.txt")})
-    aws("s3", "sync", "--delete", "--no-progress", source, f"s3://{bucket}/tree/")
+    sync_up = ("s3", "sync", "--delete", "--no-progress", source, f"s3://{bucket}/tree/")
+    aws(*sync_up)
     assert stored(signed_s3, bucket, "tree/") == etags(changed, AWS_PART_SIZE)
+    # nothing to do the second time: sizes and Last-Modified say every object is up to date
+    assert aws(*sync_up).stdout == b""
 
     # sync down into the first copy: the changes come, the removed file goes
-    aws("s3", "sync", "--delete", "--no-progress", f"s3://{bucket}/tree/", back)
+    sync_down = ("s3", "sync", "--delete", "--no-progress", f"s3://{bucket}/tree/", back)
+    aws(*sync_down)
     assert read_tree(back) == changed
+    assert aws(*sync_down).stdout == b""
 
     aws("s3", "rm", "--recursive", f"s3://{bucket}/tree/")
     assert stored(signed_s3, bucket) == {}
@@ -305,6 +310,10 @@ def test_rclone_copy_sync_check_cat_and_purge(rclone, signed_s3, tmp_path):
     write_tree(source, {name: changed[name] for name in ("ünï/çødé €.txt", "added/new file.txt")})
     rclone("sync", *RCLONE_MULTIPART, source, remote)
     assert stored(signed_s3, bucket, "tree/") == etags(changed, RCLONE_PART_SIZE)
+    # nothing to do the second time: the modification times rclone keeps in each object's
+    # metadata came back
+    again = rclone("sync", "-v", *RCLONE_MULTIPART, source, remote).stderr
+    assert b"There was nothing to transfer" in again, again.decode(errors="replace")
 
     rclone("copy", remote, back)
     assert read_tree(back) == changed
