@@ -171,6 +171,14 @@ class MalformedXML(S3liteError):
     """The XML you provided was not well-formed or did not validate against our schema."""
 
 
+class MaxMessageLengthExceeded(S3liteError):
+    """Your request was too big."""
+
+
+class InvalidURI(S3liteError):
+    """Couldn't parse the specified URI."""
+
+
 # Conditional requests
 class PreconditionFailed(S3liteError):
     """At least one of the preconditions you specified did not hold."""

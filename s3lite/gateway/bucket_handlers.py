@@ -1,7 +1,9 @@
 """Buckets: create, delete, head, list (ListObjects v1 and v2), location, uploads in progress,
 and batch deletes."""
 
-from tornado.web import RequestHandler
+import asyncio
+
+from tornado.web import RequestHandler, stream_request_body
 
 from s3lite import errors
 from s3lite.gateway.s3_base import OWNER, S3Handler
@@ -36,19 +38,32 @@ UNSUPPORTED_BUCKET_QUERIES = {
 }
 
 
+BATCH_DELETE_CONCURRENCY = 16  # keys of one DeleteObjects deleted at once
+
+
+@stream_request_body
 class BucketHandler(S3Handler):
     async def prepare(self):
         await super().prepare()
-        self.check_body_hash(self.request.body)
         validate_bucket_name(self.path_args[0])
         self.refuse_unsupported(UNSUPPORTED_BUCKET_QUERIES)
+        self.expect_small_body()
+
+    async def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
+        try:
+            self.take_small_body_chunk(chunk)
+        except Exception:
+            self.fail_now()
 
     async def put(self, bucket: str):
+        body = self.small_body_checked()
         if "versioning" in self.request.query_arguments:
             raise errors.NotImplementedYet("versioning is not supported by s3lite yet")
         if "acl" in self.request.query_arguments:
             await self.services.metadata.require_bucket(bucket)
-            self.put_acl(self.request.body)
+            self.put_acl(body)
             return
         acl.check_acl_headers(self.request.headers)
         try:
@@ -70,16 +85,26 @@ class BucketHandler(S3Handler):
     async def post(self, bucket: str):
         if "delete" not in self.request.query_arguments:
             raise errors.NotImplementedYet("POST on a bucket is only supported for ?delete")
-        keys, quiet = request_xml.parse_delete_request(self.request.body)
+        keys, quiet = request_xml.parse_delete_request(self.small_body_checked())
         await self.services.metadata.require_bucket(bucket)
-        deleted, failed = [], []
-        for key in keys:
-            try:
-                validate_key(key)
-                await self.services.delete_object(bucket, key)
-                deleted.append(key)
-            except errors.S3liteError as error:
-                failed.append((key, s3_status_and_code(error)[1], error.message))
+        running = asyncio.Semaphore(BATCH_DELETE_CONCURRENCY)
+
+        async def delete(key: str) -> errors.S3liteError | None:
+            async with running:
+                try:
+                    validate_key(key)
+                    await self.services.delete_object(bucket, key)
+                except errors.S3liteError as error:
+                    return error
+            return None
+
+        outcomes = await asyncio.gather(*(delete(key) for key in keys))
+        deleted = [key for key, error in zip(keys, outcomes, strict=True) if error is None]
+        failed = [
+            (key, s3_status_and_code(error)[1], error.message)
+            for key, error in zip(keys, outcomes, strict=True)
+            if error is not None
+        ]
         self.write_xml(xml.delete_result_xml([] if quiet else deleted, failed))
 
     async def get(self, bucket: str):

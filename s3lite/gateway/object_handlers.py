@@ -47,7 +47,6 @@ class ObjectHandler(S3Handler):
 
     upload: ObjectUpload | None = None
     spool: Spool | None = None
-    small_body: bytearray | None = None
     decoder: AwsChunkedDecoder | None = None
     part_number: int | None = None
 
@@ -65,7 +64,7 @@ class ObjectHandler(S3Handler):
         if self.request.method == "PUT" and "x-amz-copy-source" in self.request.headers:
             return  # a copy has no body; ``put`` does the work
         if self.request.method == "PUT" and "acl" in self.request.query_arguments:
-            self.small_body = bytearray()
+            self.expect_small_body()
         elif self.request.method == "PUT":
             if upload_id is not None:
                 await self.services.multipart.require_open(bucket, key, upload_id)
@@ -74,7 +73,7 @@ class ObjectHandler(S3Handler):
         elif self.request.method == "POST":
             if is_aws_chunked(self.request.headers):
                 raise errors.NotImplementedYet("aws-chunked bodies are taken for uploads only")
-            self.small_body = bytearray()
+            self.expect_small_body()
 
     async def start_upload(self, bucket: str, key: str) -> None:
         await self.services.metadata.require_bucket(bucket)
@@ -84,12 +83,14 @@ class ObjectHandler(S3Handler):
         if is_aws_chunked(headers):
             self.decoder = self.new_decoder()
             length = headers.get("x-amz-decoded-content-length")
-            if length is not None and not length.isdigit():
+            if length is not None and not multipart_xml.is_decimal(length):
                 raise errors.InvalidArgument("x-amz-decoded-content-length must be a byte count")
             # The framing adds a line per chunk; the decoded length is what is bounded.
             self.request.connection.set_max_body_size(2 * limit + MAX_LINE)
         else:
             length = headers.get("Content-Length")
+            if length is not None and not multipart_xml.is_decimal(length):
+                raise errors.InvalidArgument("Content-Length must be one byte count")
             self.request.connection.set_max_body_size(limit)
         if length is None and not chunked and self.decoder is None:
             raise errors.MissingContentLength()
@@ -125,7 +126,7 @@ class ObjectHandler(S3Handler):
             return
         try:
             if self.small_body is not None:
-                self.small_body += chunk  # the server's small-body limit bounds it
+                self.take_small_body_chunk(chunk)
                 return
             for data in self.decoder.feed(chunk) if self.decoder else (chunk,):
                 if self.spool is not None:
@@ -138,8 +139,7 @@ class ObjectHandler(S3Handler):
     async def put(self, bucket: str, key: str):
         if self.small_body is not None:  # ?acl
             await self.services.metadata.get_object(bucket, key)
-            self.check_body_hash(bytes(self.small_body))
-            self.put_acl(bytes(self.small_body))
+            self.put_acl(self.small_body_checked())
             return
         copy_source = self.request.headers.get("x-amz-copy-source")
         if copy_source is not None:
@@ -188,7 +188,7 @@ class ObjectHandler(S3Handler):
         self.write_xml(xml.copy_object_xml(record.etag, record.last_modified))
 
     async def post(self, bucket: str, key: str):
-        self.check_body_hash(bytes(self.small_body))
+        body = self.small_body_checked()
         multipart = self.services.multipart
         upload_id = self.get_query_argument("uploadId", None)
         if "uploads" in self.request.query_arguments:
@@ -201,7 +201,7 @@ class ObjectHandler(S3Handler):
             )
             self.write_xml(multipart_xml.initiate_xml(bucket, key, upload_id))
         elif upload_id is not None:
-            requested = multipart_xml.parse_complete_request(bytes(self.small_body))
+            requested = multipart_xml.parse_complete_request(body)
             etag = await multipart.complete(bucket, key, upload_id, requested)
             location = f"{self.request.protocol}://{self.request.host}/{bucket}/{key}"
             self.write_xml(multipart_xml.complete_xml(location, bucket, key, etag))
@@ -366,7 +366,7 @@ def check_preconditions(record, headers, prefix: str = "") -> None:
 
 
 def parse_part_number(raw: str, low: int = 1) -> int:
-    if not raw.isdigit() or not low <= int(raw) <= multipart_xml.MAX_PARTS:
+    if not multipart_xml.is_decimal(raw) or not low <= int(raw) <= multipart_xml.MAX_PARTS:
         raise errors.InvalidArgument(
             f"Part number must be an integer between {low} and {multipart_xml.MAX_PARTS}",
             ArgumentName="partNumber",

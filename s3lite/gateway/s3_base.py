@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 OWNER = ("s3lite", "s3lite")
 USER_METADATA_PREFIX = "x-amz-meta-"
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+# XML request bodies (a batch delete of 1000 long keys, a completion of thousands of parts) are
+# read whole, up to this size.
+XML_BODY_LIMIT = 8 * 1024 * 1024
 
 
 class S3ResponseHeaders(httputil.HTTPHeaders):
@@ -53,8 +56,36 @@ class S3Handler(RequestHandler):
         self.set_header("Server", "s3lite")
         self.clear_header("Content-Type")  # only responses with a body say what it is
 
+    small_body: bytearray | None = None
+
     async def prepare(self):
         self.authenticate()
+
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise errors.InvalidURI(f"{name or 'the path'} is not UTF-8") from None
+
+    def expect_small_body(self) -> None:
+        """Read this request's body whole (it is an XML document), refusing one too big with
+        S3's error rather than the server's bare 400."""
+        length = self.request.headers.get("Content-Length", "")
+        if length.isascii() and length.isdigit() and int(length) > XML_BODY_LIMIT:
+            raise errors.MaxMessageLengthExceeded(f"the body is over {XML_BODY_LIMIT} bytes")
+        self.request.connection.set_max_body_size(2 * XML_BODY_LIMIT)
+        self.small_body = bytearray()
+
+    def take_small_body_chunk(self, chunk: bytes) -> None:
+        self.small_body += chunk
+        if len(self.small_body) > XML_BODY_LIMIT:
+            raise errors.MaxMessageLengthExceeded(f"the body is over {XML_BODY_LIMIT} bytes")
+
+    def small_body_checked(self) -> bytes:
+        """The whole small body, checked against the hash it was signed with."""
+        body = bytes(self.small_body or b"")
+        self.check_body_hash(body)
+        return body
 
     def authenticate(self) -> None:
         """With credentials configured, serve only requests signed with them (SigV4)."""

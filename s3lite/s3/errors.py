@@ -40,6 +40,8 @@ S3_ERRORS: dict[type, tuple[int, str]] = {
     errors.InvalidPartOrder: (400, "InvalidPartOrder"),
     errors.EntityTooSmall: (400, "EntityTooSmall"),
     errors.MalformedXML: (400, "MalformedXML"),
+    errors.MaxMessageLengthExceeded: (400, "MaxMessageLengthExceeded"),
+    errors.InvalidURI: (400, "InvalidURI"),
     errors.PreconditionFailed: (412, "PreconditionFailed"),
     errors.NotModified: (304, "NotModified"),
 }

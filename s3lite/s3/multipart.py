@@ -27,6 +27,11 @@ class UploadListing:
     initiated: datetime
 
 
+def is_decimal(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_complete_request(body: bytes) -> list[tuple[int, str]]:
     """The (part number, bare ETag) pairs of a CompleteMultipartUpload body, in its order."""
     root = parse_request(body, "CompleteMultipartUpload")
@@ -36,7 +41,7 @@ def parse_complete_request(body: bytes) -> list[tuple[int, str]]:
             continue
         fields = {local_name(child): (child.text or "").strip() for child in part}
         number, etag = fields.get("PartNumber", ""), fields.get("ETag", "")
-        if not number.isdigit() or not etag:
+        if not is_decimal(number) or not etag:
             raise MalformedXML("every Part needs a PartNumber and an ETag")
         parts.append((int(number), etag.strip('"')))
     if not parts or len(parts) > MAX_PARTS:

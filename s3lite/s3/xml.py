@@ -239,5 +239,9 @@ def add_text_elements(parent: ElementTree.Element, fields: dict[str, str]) -> No
 
 
 def serialize(root: ElementTree.Element) -> bytes:
-    """Return the document as UTF-8 with the declaration S3 sends (double-quoted)."""
-    return DECLARATION + ElementTree.tostring(root, encoding="utf-8")
+    """Return the document as UTF-8 with the declaration S3 sends (double-quoted).
+
+    A carriage return (possible in keys) is written as ``&#13;``: written raw, every XML parser
+    would read it back as a line feed.
+    """
+    return DECLARATION + ElementTree.tostring(root, encoding="utf-8").replace(b"\r", b"&#13;")
