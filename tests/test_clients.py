@@ -248,6 +248,39 @@ def test_aws_cli_cp_ls_sync_and_rm_recursive(aws, signed_s3, tmp_path):
     assert bucket not in bucket_names(signed_s3)
 
 
+def test_aws_cli_copies_and_moves_objects_within_the_gateway(aws, signed_s3):
+    bucket = new_bucket_name()
+    signed_s3.create_bucket(Bucket=bucket)
+    small = os.urandom(3 * MIB)  # below aws-cli's threshold: one CopyObject each
+    signed_s3.put_object(Bucket=bucket, Key="from/a b+c", Body=small)
+
+    aws("s3", "cp", f"s3://{bucket}/from/a b+c", f"s3://{bucket}/to/copy ü")
+    aws("s3", "mv", f"s3://{bucket}/from/a b+c", f"s3://{bucket}/to/moved%20")
+    assert stored(signed_s3, bucket) == {
+        "to/copy ü": (len(small), expected_etag(small, AWS_PART_SIZE)),
+        "to/moved%20": (len(small), expected_etag(small, AWS_PART_SIZE)),
+    }
+    assert signed_s3.get_object(Bucket=bucket, Key="to/moved%20")["Body"].read() == small
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="UploadPartCopy (PUT ?partNumber&uploadId with x-amz-copy-source) is served as a "
+    "whole CopyObject onto the key: x-amz-copy-source-range is ignored, no part is recorded, "
+    "so CompleteMultipartUpload answers InvalidPart (object_handlers.py)",
+)
+def test_aws_cli_copies_a_large_object_in_parts(aws, signed_s3):
+    bucket = new_bucket_name()
+    signed_s3.create_bucket(Bucket=bucket)
+    large = os.urandom(9 * MIB)  # above aws-cli's threshold: UploadPartCopy of two ranges
+    signed_s3.put_object(Bucket=bucket, Key="from/large", Body=large)
+
+    result = aws("s3", "cp", f"s3://{bucket}/from/large", f"s3://{bucket}/to/large", check=False)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert stored(signed_s3, bucket)["to/large"] == (len(large), expected_etag(large, 8 * MIB))
+    assert signed_s3.get_object(Bucket=bucket, Key="to/large")["Body"].read() == large
+
+
 def test_aws_cli_presigns_a_url_that_plain_curl_fetches(aws, client_env, signed_s3):
     bucket = new_bucket_name()
     signed_s3.create_bucket(Bucket=bucket)
