@@ -6,8 +6,8 @@
 // is reported on stderr ("request: PUT /b/k x-amz-content-sha256=STREAMING-..."), so a test can
 // check which payload mode was taken, not just that the upload worked.
 //
-//	goclient minio put [-part-size N] [-trailer] [-unsigned] ENDPOINT BUCKET KEY FILE
-//	goclient aws put [-part-size N] [-plain-http] [-seekable] ENDPOINT BUCKET KEY FILE
+//	goclient minio put [-part-size N] [-trailer] [-unsigned] [-corrupt-at N] ENDPOINT BUCKET KEY FILE
+//	goclient aws put [-part-size N] [-plain-http] [-seekable] [-corrupt-at N] ENDPOINT BUCKET KEY FILE
 //	goclient (minio|aws) get ENDPOINT BUCKET KEY FILE
 //
 // ENDPOINT is the gateway's http://127.0.0.1:PORT; the credentials come from AWS_ACCESS_KEY_ID
@@ -41,9 +41,13 @@ const region = "us-east-1"
 // https:// request over plain HTTP, unchanged otherwise: aws-sdk-go-v2 frames a body with a
 // trailing checksum (STREAMING-UNSIGNED-PAYLOAD-TRAILER) only when it believes the connection is
 // TLS, and the test gateway listens on plain HTTP. The bytes of the request are the SDK's own.
+//
+// With corruptAt >= 0 it flips one bit of the body's byte at that offset on the wire, after the
+// SDK has framed, hashed and signed it: damage in transit, for the gateway to catch.
 type reportingTransport struct {
 	base         http.RoundTripper
 	downgradeTLS bool
+	corruptAt    int64
 }
 
 func (t *reportingTransport) RoundTrip(request *http.Request) (*http.Response, error) {
@@ -57,6 +61,10 @@ func (t *reportingTransport) RoundTrip(request *http.Request) (*http.Response, e
 		request = request.Clone(request.Context())
 		request.URL.Scheme = "http"
 	}
+	if t.corruptAt >= 0 && request.Body != nil && request.Method == http.MethodPut {
+		request = request.Clone(request.Context())
+		request.Body = &corruptingBody{ReadCloser: request.Body, at: t.corruptAt}
+	}
 	response, err := t.base.RoundTrip(request)
 	if err == nil {
 		fmt.Fprintf(os.Stderr, "response: %d x-amz-checksum-crc32=%s\n",
@@ -65,8 +73,27 @@ func (t *reportingTransport) RoundTrip(request *http.Request) (*http.Response, e
 	return response, err
 }
 
-func newTransport(downgradeTLS bool) *reportingTransport {
-	return &reportingTransport{base: http.DefaultTransport.(*http.Transport).Clone(), downgradeTLS: downgradeTLS}
+func newTransport(downgradeTLS bool, corruptAt int64) *reportingTransport {
+	return &reportingTransport{
+		base:         http.DefaultTransport.(*http.Transport).Clone(),
+		downgradeTLS: downgradeTLS,
+		corruptAt:    corruptAt,
+	}
+}
+
+type corruptingBody struct {
+	io.ReadCloser
+	at     int64
+	offset int64
+}
+
+func (c *corruptingBody) Read(buffer []byte) (int, error) {
+	n, err := c.ReadCloser.Read(buffer)
+	if c.at >= c.offset && c.at < c.offset+int64(n) {
+		buffer[c.at-c.offset] ^= 1
+	}
+	c.offset += int64(n)
+	return n, err
 }
 
 // unseekable hides the file's Seek and ReadAt, as a pipe or a socket would: the SDKs can then
@@ -81,6 +108,7 @@ type options struct {
 	unsigned  bool
 	plainHTTP bool
 	seekable  bool
+	corruptAt int64
 }
 
 func main() {
@@ -95,6 +123,7 @@ func main() {
 	flags.BoolVar(&opts.unsigned, "unsigned", false, "minio: unsigned chunks (DisableContentSha256)")
 	flags.BoolVar(&opts.plainHTTP, "plain-http", false, "aws: let the SDK know it speaks plain HTTP")
 	flags.BoolVar(&opts.seekable, "seekable", false, "aws: give the SDK the file itself, seekable")
+	flags.Int64Var(&opts.corruptAt, "corrupt-at", -1, "flip a bit of the PUT body at this offset on the wire")
 	_ = flags.Parse(os.Args[3:])
 	if flags.NArg() != 4 {
 		fail(fmt.Errorf("%s %s wants ENDPOINT BUCKET KEY FILE, got %q", sdk, command, flags.Args()))
@@ -135,7 +164,7 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func newMinio(endpoint, accessKey, secretKey string, trailer bool) (*minio.Client, error) {
+func newMinio(endpoint, accessKey, secretKey string, trailer bool, corruptAt int64) (*minio.Client, error) {
 	parsed, err := url.Parse(endpoint)
 	if err != nil {
 		return nil, err
@@ -143,7 +172,7 @@ func newMinio(endpoint, accessKey, secretKey string, trailer bool) (*minio.Clien
 	return minio.New(parsed.Host, &minio.Options{
 		Creds:           miniocredentials.NewStaticV4(accessKey, secretKey, ""),
 		Secure:          parsed.Scheme == "https",
-		Transport:       newTransport(false),
+		Transport:       newTransport(false, corruptAt),
 		Region:          region,
 		BucketLookup:    minio.BucketLookupPath,
 		TrailingHeaders: trailer,
@@ -156,7 +185,7 @@ func newMinio(endpoint, accessKey, secretKey string, trailer bool) (*minio.Clien
 // (...-PAYLOAD-TRAILER) and leaves the chunks unsigned with -unsigned
 // (STREAMING-UNSIGNED-PAYLOAD-TRAILER); see Client.newRequest in minio-go's api.go.
 func minioPut(ctx context.Context, endpoint, accessKey, secretKey, bucket, key, path string, opts options) error {
-	client, err := newMinio(endpoint, accessKey, secretKey, opts.trailer || opts.unsigned)
+	client, err := newMinio(endpoint, accessKey, secretKey, opts.trailer || opts.unsigned, opts.corruptAt)
 	if err != nil {
 		return err
 	}
@@ -188,7 +217,7 @@ func minioPut(ctx context.Context, endpoint, accessKey, secretKey, bucket, key, 
 }
 
 func minioGet(ctx context.Context, endpoint, accessKey, secretKey, bucket, key, path string) error {
-	client, err := newMinio(endpoint, accessKey, secretKey, false)
+	client, err := newMinio(endpoint, accessKey, secretKey, false, -1)
 	if err != nil {
 		return err
 	}
@@ -202,7 +231,7 @@ func minioGet(ctx context.Context, endpoint, accessKey, secretKey, bucket, key, 
 
 // newAWS answers an aws-sdk-go-v2 S3 client that believes it talks TLS (see reportingTransport),
 // unless plainHTTP.
-func newAWS(endpoint, accessKey, secretKey string, plainHTTP bool) *s3.Client {
+func newAWS(endpoint, accessKey, secretKey string, plainHTTP bool, corruptAt int64) *s3.Client {
 	if !plainHTTP {
 		endpoint = strings.Replace(endpoint, "http://", "https://", 1)
 	}
@@ -211,7 +240,7 @@ func newAWS(endpoint, accessKey, secretKey string, plainHTTP bool) *s3.Client {
 		Credentials:      awscredentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
 		BaseEndpoint:     aws.String(endpoint),
 		UsePathStyle:     true,
-		HTTPClient:       &http.Client{Transport: newTransport(!plainHTTP)},
+		HTTPClient:       &http.Client{Transport: newTransport(!plainHTTP, corruptAt)},
 		RetryMaxAttempts: 1,
 	})
 }
@@ -222,7 +251,7 @@ func newAWS(endpoint, accessKey, secretKey string, plainHTTP bool) *s3.Client {
 // Over plain HTTP the SDK frames nothing: it hashes a seekable body first (a hex SHA-256 and an
 // x-amz-checksum-crc32 header) and refuses an unseekable one.
 func awsPut(ctx context.Context, endpoint, accessKey, secretKey, bucket, key, path string, opts options) error {
-	client := newAWS(endpoint, accessKey, secretKey, opts.plainHTTP)
+	client := newAWS(endpoint, accessKey, secretKey, opts.plainHTTP, opts.corruptAt)
 	file, err := os.Open(path)
 	if err != nil {
 		return err
@@ -295,7 +324,7 @@ func awsPut(ctx context.Context, endpoint, accessKey, secretKey, bucket, key, pa
 
 func awsGet(ctx context.Context, endpoint, accessKey, secretKey, bucket, key, path string, opts options) error {
 	// With the checksum mode enabled the SDK checks the body against the stored checksum.
-	answer, err := newAWS(endpoint, accessKey, secretKey, opts.plainHTTP).GetObject(ctx, &s3.GetObjectInput{
+	answer, err := newAWS(endpoint, accessKey, secretKey, opts.plainHTTP, -1).GetObject(ctx, &s3.GetObjectInput{
 		Bucket:       aws.String(bucket),
 		Key:          aws.String(key),
 		ChecksumMode: types.ChecksumModeEnabled,
