@@ -382,6 +382,11 @@ def test_rclone_copy_sync_check_cat_and_purge(rclone, signed_s3, tmp_path):
     assert read_tree(back) == changed
     rclone("check", "--download", source, remote)
 
+    # server-side: CopyObject, then DeleteObject
+    rclone("moveto", f"{remote}/notes/a%20b.txt", f"{REMOTE}:{bucket}/moved/ü b.txt")
+    assert rclone("cat", f"{REMOTE}:{bucket}/moved/ü b.txt").stdout == changed["notes/a%20b.txt"]
+    assert "notes/a%20b.txt" not in rclone("lsf", "-R", remote).stdout.decode().splitlines()
+
     rclone("purge", f"{REMOTE}:{bucket}")
     assert bucket not in bucket_names(signed_s3)
 
