@@ -109,6 +109,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--load-max-mib", type=int, default=4, help="largest mixed load object (default 4)")
     add("--peers", type=comma_list(str), help="moto,seaweedfs (default: those available)")
     add("--build-seaweedfs", action="store_true", help="build SeaweedFS first (~10 minutes)")
+    add("--keep-logs", type=Path, metavar="DIR", help="copy every server's log here at the end")
     add(
         "--profile",
         type=Path,
@@ -415,6 +416,8 @@ def main(argv: list[str]) -> int:
     try:
         runs = benchmark(bench)
     finally:
+        if args.keep_logs and (workdir / "logs").exists():
+            shutil.copytree(workdir / "logs", args.keep_logs, dirs_exist_ok=True)
         shutil.rmtree(workdir, ignore_errors=True)
     figures = medians(runs)
     about = machine()
