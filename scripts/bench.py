@@ -428,7 +428,7 @@ def main(argv: list[str]) -> int:
         name: value if not isinstance(value, Path) else str(value)
         for name, value in vars(args).items()
     }
-    print_report(figures, about, settings, bench.versions, bench.failures)
+    print_report(figures, about, settings, bench.versions, bench.failures, runs)
     problems = {name: value for name, value in figures.items() if value and is_problem(name)}
     if args.json:
         document = {

@@ -32,19 +32,29 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def large_table(figures: dict[str, float]) -> str | None:
+def with_range(name: str, figures: dict[str, float], runs: list[dict[str, float]]) -> str:
+    """The median, and the lowest and highest run's figure when there were several runs."""
+    if name not in figures:
+        return ""
+    values = [run[name] for run in runs if name in run]
+    if len(values) < 2:
+        return number(figures[name])
+    return f"{number(figures[name])} ({number(min(values))}-{number(max(values))})"
+
+
+def large_table(figures: dict[str, float], runs: list[dict[str, float]]) -> str | None:
     rows = []
     for name, label in LARGE_ROWS:
-        up = figures.get(f"large {name} upload MB/s")
-        down = figures.get(f"large {name} download MB/s")
-        rss = figures.get(f"large {name} peak RSS MB")
-        if up is None and down is None:
+        up, down = f"large {name} upload MB/s", f"large {name} download MB/s"
+        if up not in figures and down not in figures:
             continue
-        rss_text = number(rss)
+        rss_text = number(figures.get(f"large {name} peak RSS MB"))
         if name == "s3lite gateway" and f"large {name} peak RSS MB" in figures:
             nodes = figures.get("large s3lite nodes peak RSS MB")
             rss_text += f" (nodes: {number(nodes)} at most)"
-        rows.append([label, number(up), number(down), rss_text])
+        rows.append(
+            [label, with_range(up, figures, runs), with_range(down, figures, runs), rss_text]
+        )
     if not rows:
         return None
     return table(["large object", "PUT MB/s", "GET MB/s", "peak RSS MB"], rows)
@@ -114,9 +124,10 @@ def load_table(figures: dict[str, float]) -> str | None:
     return f"{text}\n\n{number(figures[names[0]])} MB/s moved; {problems}"
 
 
-def print_report(figures, about, settings, versions, failures) -> None:
-    runs = settings["runs"]
-    print(f"# s3lite benchmark: {'median of ' + str(runs) + ' runs' if runs > 1 else '1 run'}")
+def print_report(figures, about, settings, versions, failures, runs) -> None:
+    """Medians in ``figures``; with several ``runs``, large-object rows also show their range."""
+    count = len(runs)
+    print(f"# s3lite benchmark: {f'median of {count} runs' if count > 1 else '1 run'}")
     print()
     print(table(["machine", ""], [[name, value] for name, value in about.items()]))
     large = f"Large objects ({settings['size_mib']} MiB; peers {settings['peer_size_mib']} MiB)"
@@ -126,7 +137,7 @@ def print_report(figures, about, settings, versions, failures) -> None:
         f" 0 to {settings['load_max_mib']} MiB)"
     )
     sections = [
-        (large, large_table(figures)),
+        (large, large_table(figures, runs)),
         (small, small_table(figures)),
         (load, load_table(figures)),
     ]
