@@ -280,15 +280,6 @@ def send_all(sock: socket.socket, data: bytes, outcome: dict) -> None:
         outcome["send"] = error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an upload refused before its body was read is answered, then the connection is "
-    "closed at once with the body unread (tornado's HTTP1Connection.finish/_finish_request), so "
-    "the kernel resets it: a client still sending (minio-go: no Expect: 100-continue) loses the "
-    "answer (in 5 to 25% of tries here) and reports 'connection reset by peer'. The fix belongs in "
-    "the gateway's S3 handlers, not in s3lite/s3: read and discard the rest of the body (bounded "
-    "in bytes and time) before closing, or close lingering (shutdown the write side, drain)",
-)
 def test_a_refused_upload_is_answered_without_a_reset(secured, go_bucket):
     """What minio-go trips over, made deterministic: headers whose signature is wrong, then a
     body too large for the socket buffers, sent without waiting for ``100 Continue``."""

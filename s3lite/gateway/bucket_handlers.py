@@ -43,14 +43,15 @@ BATCH_DELETE_CONCURRENCY = 16  # keys of one DeleteObjects deleted at once
 
 @stream_request_body
 class BucketHandler(S3Handler):
-    async def prepare(self):
-        await super().prepare()
+    streams_body = True
+
+    async def check_request(self):
         validate_bucket_name(self.path_args[0])
         self.refuse_unsupported(UNSUPPORTED_BUCKET_QUERIES)
         self.expect_small_body()
 
     async def data_received(self, chunk: bytes) -> None:
-        if self._finished:
+        if self._finished or self.refusal is not None:
             return
         try:
             self.take_small_body_chunk(chunk)

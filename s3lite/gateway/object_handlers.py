@@ -50,8 +50,9 @@ class ObjectHandler(S3Handler):
     decoder: AwsChunkedDecoder | None = None
     part_number: int | None = None
 
-    async def prepare(self):
-        await super().prepare()
+    streams_body = True
+
+    async def check_request(self):
         bucket, key = self.path_args
         validate_bucket_name(bucket)
         validate_key(key)
@@ -122,7 +123,7 @@ class ObjectHandler(S3Handler):
         return AwsChunkedDecoder(self.signed.chunk_signer if self.signed else None)
 
     async def data_received(self, chunk: bytes) -> None:
-        if self._finished:
+        if self._finished or self.refusal is not None:
             return
         try:
             if self.small_body is not None:

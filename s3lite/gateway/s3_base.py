@@ -24,6 +24,10 @@ DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 # XML request bodies (a batch delete of 1000 long keys, a completion of thousands of parts) are
 # read whole, up to this size.
 XML_BODY_LIMIT = 8 * 1024 * 1024
+# A request refused before its body was read gets its answer after the body, up to this size:
+# closing with the body unread resets the connection, and a client still sending it (one that
+# does not wait for "100 Continue") loses the answer. Larger bodies are cut off at once.
+DRAIN_LIMIT = 64 * 1024 * 1024
 
 
 class S3ResponseHeaders(httputil.HTTPHeaders):
@@ -57,9 +61,39 @@ class S3Handler(RequestHandler):
         self.clear_header("Content-Type")  # only responses with a body say what it is
 
     small_body: bytearray | None = None
+    streams_body = False  # set by handlers that read their body with @stream_request_body
+    refusal: Exception | None = None
 
     async def prepare(self):
-        self.authenticate()
+        try:
+            self.authenticate()
+            await self.check_request()
+        except Exception as error:
+            if not self.can_drain_body():
+                raise
+            self.refuse_after_body(error)
+
+    async def check_request(self) -> None:
+        """What a handler checks before the body arrives (names, bucket, sizes)."""
+
+    def can_drain_body(self) -> bool:
+        headers = self.request.headers
+        if not self.streams_body or headers.get("Expect", "").lower() == "100-continue":
+            return False  # nothing unread, or the client waits for a go-ahead it won't get
+        if "chunked" in headers.get("Transfer-Encoding", "").lower():
+            return True
+        length = headers.get("Content-Length", "")
+        return length.isascii() and length.isdigit() and 0 < int(length) <= DRAIN_LIMIT
+
+    def refuse_after_body(self, error: Exception) -> None:
+        """Read and drop the body, then answer ``error`` instead of the request."""
+        self.refusal = error
+        self.request.connection.set_max_body_size(DRAIN_LIMIT)
+
+        async def refuse(*args, **kwargs):
+            raise error
+
+        setattr(self, self.request.method.lower(), refuse)
 
     def decode_argument(self, value: bytes, name: str | None = None) -> str:
         try:
