@@ -335,8 +335,9 @@ class GatewayProcess(S3liteProcess):
 
     def role_args(self) -> list[str]:
         # Tests see an overwritten or deleted object's parts go at once, unless they ask for
-        # the delay (a later --delete-delay-seconds wins).
-        return ["--delete-delay-seconds", "0"]
+        # the delay (a later flag wins). Nodes heartbeat every half second here; a node is down
+        # after eight missed (four seconds), so a loaded machine does not flap them.
+        return ["--delete-delay-seconds", "0", "--down-after-missed-heartbeats", "8"]
 
 
 class NodeProcess(S3liteProcess):

@@ -2,8 +2,8 @@
 
 Every test runs real processes on loopback ports: a gateway (sometimes two) on one database and
 storage nodes that register and heartbeat on their own, every half second in this harness. A
-node is listed "down" once it has missed three heartbeats, and never sooner than two seconds
-after its last one; tests wait for the gateway's listing to say so rather than sleeping.
+node is listed "down" once it has missed eight heartbeats (the harness's setting; three by
+default); tests wait for the gateway's listing to say so rather than sleeping.
 """
 
 import concurrent.futures
