@@ -2,7 +2,7 @@
 
 import re
 
-from s3lite.errors import InvalidRange
+from s3lite.errors import InvalidArgument, InvalidRange
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -31,6 +31,32 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if start >= size:
         raise unsatisfiable(header, size)
     return start, min(end, size)
+
+
+COPY_RANGE = re.compile(r"bytes=([0-9]+)-([0-9]+)")
+
+
+def parse_copy_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The span [start, end) of ``x-amz-copy-source-range`` (UploadPartCopy), which, unlike
+    Range, must name both ends and lie inside the source."""
+    if header is None:
+        return None
+    match = COPY_RANGE.fullmatch(header.strip())
+    if match is None:
+        raise InvalidArgument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where "
+            "first and last are the zero-based offsets of the first and last bytes to copy",
+            ArgumentName="x-amz-copy-source-range",
+            ArgumentValue=header,
+        )
+    first, last = int(match[1]), int(match[2])
+    if first > last or last >= size:
+        raise InvalidRange(
+            f"Range specified is not valid for source object of size: {size}",
+            RangeRequested=header,
+            ActualObjectSize=size,
+        )
+    return first, last + 1
 
 
 def unsatisfiable(header: str, size: int) -> InvalidRange:

@@ -264,11 +264,6 @@ def test_aws_cli_sets_content_type_and_metadata(aws, signed_s3, tmp_path):
     assert streamed == b"some notes\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Cache-Control, Content-Disposition (and Content-Encoding, Content-Language, Expires) "
-    "sent with an upload are neither kept nor returned; S3 keeps them as system metadata",
-)
 def test_aws_cli_sets_cache_control_and_content_disposition(aws, signed_s3, tmp_path):
     bucket = new_bucket_name()
     signed_s3.create_bucket(Bucket=bucket)
@@ -295,12 +290,6 @@ def test_aws_cli_copies_and_moves_objects_within_the_gateway(aws, signed_s3):
     assert signed_s3.get_object(Bucket=bucket, Key="to/moved%20")["Body"].read() == small
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UploadPartCopy (PUT ?partNumber&uploadId with x-amz-copy-source) is served as a "
-    "whole CopyObject onto the key: x-amz-copy-source-range is ignored, no part is recorded, "
-    "so CompleteMultipartUpload answers InvalidPart (object_handlers.py)",
-)
 def test_aws_cli_copies_a_large_object_in_parts(aws, signed_s3):
     bucket = new_bucket_name()
     signed_s3.create_bucket(Bucket=bucket)

@@ -211,3 +211,53 @@ def test_a_part_still_arriving_when_the_upload_completes_is_refused_and_collecte
     kept = {part["part_id"] for part in layout}
     wait_until(lambda: cluster.stored_part_ids() == kept, 30, "the late part to be collected")
     assert s3.get_object(Bucket="bucket", Key="k")["Body"].read() == b"1"
+
+
+def test_a_part_can_be_copied_from_a_range_of_another_object(shared_cluster, s3, bucket):
+    source = os.urandom(6 * MIB + 5)
+    s3.put_object(Bucket=bucket, Key="source", Body=source)
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="assembled")["UploadId"]
+    first = s3.upload_part_copy(
+        Bucket=bucket,
+        Key="assembled",
+        UploadId=upload_id,
+        PartNumber=1,
+        CopySource={"Bucket": bucket, "Key": "source"},
+        CopySourceRange=f"bytes=0-{5 * MIB - 1}",
+    )["CopyPartResult"]
+    assert first["ETag"] == f'"{hashlib.md5(source[: 5 * MIB]).hexdigest()}"'
+    second = s3.upload_part_copy(
+        Bucket=bucket,
+        Key="assembled",
+        UploadId=upload_id,
+        PartNumber=2,
+        CopySource={"Bucket": bucket, "Key": "source"},
+        CopySourceRange=f"bytes={5 * MIB}-{len(source) - 1}",
+    )["CopyPartResult"]
+    listed = s3.list_parts(Bucket=bucket, Key="assembled", UploadId=upload_id)["Parts"]
+    assert [(p["PartNumber"], p["Size"]) for p in listed] == [(1, 5 * MIB), (2, MIB + 5)]
+    with pytest.raises(ClientError) as outside:
+        s3.upload_part_copy(
+            Bucket=bucket,
+            Key="assembled",
+            UploadId=upload_id,
+            PartNumber=3,
+            CopySource={"Bucket": bucket, "Key": "source"},
+            CopySourceRange=f"bytes=0-{len(source)}",
+        )
+    assert code_of(outside.value) == "InvalidRange"
+
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="assembled",
+        UploadId=upload_id,
+        MultipartUpload={
+            "Parts": [
+                {"PartNumber": 1, "ETag": first["ETag"]},
+                {"PartNumber": 2, "ETag": second["ETag"]},
+            ]
+        },
+    )
+    assert s3.get_object(Bucket=bucket, Key="assembled")["Body"].read() == source
+    assert s3.head_object(Bucket=bucket, Key="assembled")["ContentLength"] == len(source)
+    assert "source" in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]

@@ -235,3 +235,40 @@ def test_an_unversioned_bucket_lists_each_object_once_as_version_null(s3, bucket
     rolled_up = s3.list_object_versions(Bucket=bucket, Delimiter="/", Prefix="")
     assert [p["Prefix"] for p in rolled_up["CommonPrefixes"]] == ["a/"]
     assert [v["Key"] for v in rolled_up["Versions"]] == ["b", "c"]
+
+
+def test_standard_headers_given_on_upload_come_back_on_reads_and_copies(s3, bucket):
+    given = {
+        "CacheControl": "max-age=60",
+        "ContentDisposition": 'attachment; filename="a.txt"',
+        "ContentEncoding": "gzip",
+        "ContentLanguage": "fr",
+    }
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", **given)
+    for key in ("k", "copied"):
+        if key == "copied":
+            s3.copy_object(Bucket=bucket, Key="copied", CopySource={"Bucket": bucket, "Key": "k"})
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert {name: head.get(name) for name in given} == given
+    s3.copy_object(
+        Bucket=bucket,
+        Key="replaced",
+        CopySource={"Bucket": bucket, "Key": "k"},
+        MetadataDirective="REPLACE",
+        CacheControl="no-cache",
+    )
+    replaced = s3.head_object(Bucket=bucket, Key="replaced")
+    assert replaced["CacheControl"] == "no-cache"
+    assert "ContentDisposition" not in replaced
+
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="mp", ContentLanguage="de")[
+        "UploadId"
+    ]
+    part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload_id, PartNumber=1, Body=b"y")
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    assert s3.get_object(Bucket=bucket, Key="mp")["ContentLanguage"] == "de"

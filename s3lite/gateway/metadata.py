@@ -58,19 +58,32 @@ class ObjectRecord:
     user_metadata: list[tuple[str, str]] = field(default_factory=list)
     last_modified: datetime = field(default_factory=now)
     checksum: list[str] | None = None  # [algorithm, base64 value], as the client sent it
+    # Cache-Control, Content-Disposition and the like, as given on upload, sent back on reads
+    http_headers: list[tuple[str, str]] = field(default_factory=list)
 
     def to_document(self) -> dict:
         document = asdict(self)
-        # Pairs, not a mapping (names may hold dots) and not nested arrays (FerretDB has none).
-        document["user_metadata"] = [{"name": n, "value": v} for n, v in self.user_metadata]
+        document["user_metadata"] = pairs_to_documents(self.user_metadata)
+        document["http_headers"] = pairs_to_documents(self.http_headers)
         return document
 
     @classmethod
     def from_document(cls, document: dict) -> "ObjectRecord":
-        fields = {name: document[name] for name in cls.__dataclass_fields__}
+        fields = {name: document[name] for name in cls.__dataclass_fields__ if name in document}
         fields["parts"] = [PartRecord(**part) for part in document["parts"]]
-        fields["user_metadata"] = [(m["name"], m["value"]) for m in document["user_metadata"]]
+        fields["user_metadata"] = documents_to_pairs(document["user_metadata"])
+        fields["http_headers"] = documents_to_pairs(document.get("http_headers", []))
         return cls(**fields)
+
+
+def pairs_to_documents(pairs: list[tuple[str, str]]) -> list[dict]:
+    """Name-value pairs as documents: not a mapping (names may hold dots) and not nested arrays
+    (FerretDB has none)."""
+    return [{"name": name, "value": value} for name, value in pairs]
+
+
+def documents_to_pairs(documents: list[dict]) -> list[tuple[str, str]]:
+    return [(document["name"], document["value"]) for document in documents]
 
 
 @dataclass(frozen=True)
@@ -343,7 +356,12 @@ class Metadata:
     # completion answers as the first did), each step one conditional write.
 
     async def create_multipart(
-        self, bucket: str, key: str, content_type: str, user_metadata: list[tuple[str, str]]
+        self,
+        bucket: str,
+        key: str,
+        content_type: str,
+        user_metadata: list[tuple[str, str]],
+        http_headers: list[tuple[str, str]],
     ) -> str:
         upload_id = secrets.token_hex(16)
         await self.multipart_uploads.insert_one(
@@ -352,7 +370,8 @@ class Metadata:
                 "bucket": bucket,
                 "key": key,
                 "content_type": content_type,
-                "user_metadata": [{"name": n, "value": v} for n, v in user_metadata],
+                "user_metadata": pairs_to_documents(user_metadata),
+                "http_headers": pairs_to_documents(http_headers),
                 "state": "open",
                 "initiated": now(),
             }
@@ -363,7 +382,8 @@ class Metadata:
         upload = await self.multipart_uploads.find_one({"_id": upload_id})
         if upload is None or (upload["bucket"], upload["key"]) != (bucket, key):
             raise NoSuchUpload(bucket=bucket, key=key, UploadId=upload_id)
-        upload["user_metadata"] = [(m["name"], m["value"]) for m in upload["user_metadata"]]
+        upload["user_metadata"] = documents_to_pairs(upload["user_metadata"])
+        upload["http_headers"] = documents_to_pairs(upload.get("http_headers", []))
         return upload
 
     async def add_uploaded_part(self, part: UploadedPart) -> None:

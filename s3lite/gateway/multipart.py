@@ -93,6 +93,7 @@ class MultipartUploads:
                 upload_id=upload_id,
                 content_type=upload["content_type"],
                 user_metadata=upload["user_metadata"],
+                http_headers=upload["http_headers"],
                 parts=object_pieces(chosen),
             )
             await self.metadata.require_bucket(bucket)

@@ -9,7 +9,7 @@ from tornado.iostream import StreamClosedError
 from tornado.web import stream_request_body
 
 from s3lite import errors
-from s3lite.byteranges import content_range, parse_range
+from s3lite.byteranges import content_range, parse_copy_range, parse_range
 from s3lite.gateway.metadata import newest_attempts
 from s3lite.gateway.s3_base import DEFAULT_CONTENT_TYPE, OWNER, USER_METADATA_PREFIX, S3Handler
 from s3lite.gateway.spool import Spool
@@ -30,6 +30,13 @@ UNSUPPORTED_OBJECT_QUERIES = {
     "torrent",
     "select",
 }
+STORED_HTTP_HEADERS = (
+    "Cache-Control",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Expires",
+)
 RESPONSE_OVERRIDES = {
     "response-content-type": "Content-Type",
     "response-content-language": "Content-Language",
@@ -103,6 +110,7 @@ class ObjectHandler(S3Handler):
                 key=key,
                 content_type=headers.get("Content-Type", DEFAULT_CONTENT_TYPE),
                 user_metadata=user_metadata(headers),
+                http_headers=stored_http_headers(headers),
                 content_md5=parse_content_md5(headers.get("Content-MD5")),
                 content_sha256=self.signed.body_sha256 if self.signed else None,
                 checksum=requested_checksum(headers, trailing=self.decoder is not None),
@@ -144,7 +152,11 @@ class ObjectHandler(S3Handler):
             return
         copy_source = self.request.headers.get("x-amz-copy-source")
         if copy_source is not None:
-            await self.copy_object(copy_source, bucket, key)
+            upload_id = self.get_query_argument("uploadId", None)
+            if upload_id is None:
+                await self.copy_object(copy_source, bucket, key)
+            else:
+                await self.copy_part(copy_source, bucket, key, upload_id)
             return
         if self.decoder is not None:
             self.upload.take_trailers(self.decoder.finish())
@@ -174,19 +186,37 @@ class ObjectHandler(S3Handler):
         source = await self.services.metadata.get_object(source_bucket, source_key)
         check_preconditions(source, headers, prefix="x-amz-copy-source-")
         if directive == "REPLACE":
-            content_type = headers.get("Content-Type", DEFAULT_CONTENT_TYPE)
-            metadata = user_metadata(headers)
+            target = ObjectInfo(
+                bucket,
+                key,
+                headers.get("Content-Type", DEFAULT_CONTENT_TYPE),
+                user_metadata(headers),
+                stored_http_headers(headers),
+            )
         else:
             if (source_bucket, source_key) == (bucket, key):
                 raise errors.InvalidRequest(
                     "This copy request is illegal because it is trying to copy an object to "
                     "itself without changing the object's metadata."
                 )
-            content_type, metadata = source.content_type, source.user_metadata
-        record = await self.services.copy_object(
-            source, ObjectInfo(bucket, key, content_type, metadata)
-        )
+            target = ObjectInfo(
+                bucket, key, source.content_type, source.user_metadata, source.http_headers
+            )
+        record = await self.services.copy_object(source, target)
         self.write_xml(xml.copy_object_xml(record.etag, record.last_modified))
+
+    async def copy_part(self, copy_source: str, bucket: str, key: str, upload_id: str) -> None:
+        """UploadPartCopy: a range of an object (or all of it) becomes one part of an upload."""
+        await self.services.multipart.require_open(bucket, key, upload_id)
+        part_number = parse_part_number(self.get_query_argument("partNumber", ""))
+        source = await self.services.metadata.get_object(*parse_copy_source(copy_source))
+        check_preconditions(source, self.request.headers, prefix="x-amz-copy-source-")
+        span = parse_copy_range(self.request.headers.get("x-amz-copy-source-range"), source.size)
+        target = ObjectInfo(
+            bucket, key, DEFAULT_CONTENT_TYPE, [], multipart_part=(upload_id, part_number)
+        )
+        part = await self.services.copy_object(source, target, span)
+        self.write_xml(multipart_xml.copy_part_xml(part.etag, part.last_modified))
 
     async def post(self, bucket: str, key: str):
         body = self.small_body_checked()
@@ -199,6 +229,7 @@ class ObjectHandler(S3Handler):
                 key,
                 self.request.headers.get("Content-Type", DEFAULT_CONTENT_TYPE),
                 user_metadata(self.request.headers),
+                stored_http_headers(self.request.headers),
             )
             self.write_xml(multipart_xml.initiate_xml(bucket, key, upload_id))
         elif upload_id is not None:
@@ -286,6 +317,8 @@ class ObjectHandler(S3Handler):
             self.set_header("Content-Range", content_range(start, end, record.size))
         self.set_header("Content-Length", end - start)
         self.set_header("Content-Type", record.content_type)
+        for name, value in record.http_headers:
+            self.set_header(name, value)
         self.set_header("ETag", f'"{record.etag}"')
         self.set_header("Last-Modified", xml.http_date(record.last_modified))
         self.set_header("Accept-Ranges", "bytes")
@@ -374,6 +407,20 @@ def parse_part_number(raw: str, low: int = 1) -> int:
             ArgumentValue=raw,
         )
     return int(raw)
+
+
+def stored_http_headers(headers) -> list[tuple[str, str]]:
+    """The standard headers S3 keeps with an object and sends back on reads; ``aws-chunked``
+    describes the request's framing, not the object, and is not kept."""
+    kept = []
+    for name in STORED_HTTP_HEADERS:
+        value = headers.get(name, "")
+        if name == "Content-Encoding":
+            codings = [coding.strip() for coding in value.split(",")]
+            value = ", ".join(c for c in codings if c and c.lower() != "aws-chunked")
+        if value:
+            kept.append((name, value))
+    return kept
 
 
 def user_metadata(headers) -> list[tuple[str, str]]:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from s3lite.config import GatewayConfig
 from s3lite.gateway.download import ObjectReader
-from s3lite.gateway.metadata import Metadata, ObjectRecord
+from s3lite.gateway.metadata import Metadata, ObjectRecord, UploadedPart
 from s3lite.gateway.multipart import MultipartUploads
 from s3lite.gateway.node_client import NodeClient
 from s3lite.gateway.nodes import NodeRegistry
@@ -46,15 +46,21 @@ class GatewayServices:
     def reader(self, record: ObjectRecord, start: int, end: int) -> ObjectReader:
         return ObjectReader(record, start, end, self.registry, self.nodes)
 
-    async def copy_object(self, source: ObjectRecord, target: ObjectInfo) -> ObjectRecord:
-        """Stream an object's bytes from its nodes into a new upload: a copy is a new object
-        with parts of its own, so deleting either never touches the other."""
-        reader = self.reader(source, 0, source.size)
+    async def copy_object(
+        self, source: ObjectRecord, target: ObjectInfo, span: tuple[int, int] | None = None
+    ) -> ObjectRecord | UploadedPart:
+        """Stream an object's bytes (or the ``span`` of them) from its nodes into a new upload,
+        stored as an object or, for ``target.multipart_part``, as that part: a copy has parts
+        of its own, so deleting either never touches the other."""
+        start, end = span or (0, source.size)
+        reader = self.reader(source, start, end)
         await reader.check_available()
         upload = self.new_upload(target)
         try:
-            await upload.begin(source.size)
+            await upload.begin(end - start)
             await reader.stream(upload.write)
+            if target.multipart_part is not None:
+                return await upload.commit_as_part(*target.multipart_part)
             return await upload.commit()
         finally:
             await upload.abort()  # does nothing once committed

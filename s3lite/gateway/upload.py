@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from s3lite.errors import (
     BadDigest,
@@ -57,6 +57,7 @@ class ObjectInfo:
     key: str
     content_type: str
     user_metadata: list[tuple[str, str]]
+    http_headers: list[tuple[str, str]] = field(default_factory=list)
     content_md5: bytes | None = None
     content_sha256: str | None = None  # the body's SHA-256 as signed, to check at the end
     # (algorithm, base64 value) of x-amz-checksum-*; the value is None until a trailer brings it
@@ -224,6 +225,7 @@ class ObjectUpload:
             upload_id=self.upload_id,
             content_type=self.info.content_type,
             user_metadata=self.info.user_metadata,
+            http_headers=self.info.http_headers,
             parts=parts,
             checksum=[self.checksum.algorithm, self.checksum.expected] if self.checksum else None,
         )

@@ -63,6 +63,13 @@ def complete_xml(location: str, bucket: str, key: str, etag: str) -> bytes:
     return serialize(root)
 
 
+def copy_part_xml(etag: str, last_modified: datetime) -> bytes:
+    """UploadPartCopy's answer: the new part's ETag, as UploadPart gives it in a header."""
+    root = result_root("CopyPartResult")
+    add_text_elements(root, {"LastModified": iso8601(last_modified), "ETag": f'"{etag}"'})
+    return serialize(root)
+
+
 def list_parts_xml(
     bucket: str,
     key: str,
