@@ -100,7 +100,27 @@ def test_a_tampered_presigned_url_does_not_match():
 
 def test_a_malformed_authorization_header_is_refused():
     with pytest.raises(errors.AuthorizationHeaderMalformed):
-        verify("GET", "/", "", {"authorization": ["AWS abc:def"]}, KEYS, datetime.now(UTC))
+        verify("GET", "/", "", {"authorization": ["AWS4-HMAC-SHA256 x"]}, KEYS, datetime.now(UTC))
+
+
+@pytest.mark.parametrize(
+    ("query", "headers"),
+    [
+        ("", {"authorization": ["AWS AKIDEXAMPLE:c2lnbmF0dXJl"]}),
+        ("AWSAccessKeyId=AKIDEXAMPLE&Expires=1700000000&Signature=c2ln", {}),
+    ],
+    ids=["header", "presigned URL"],
+)
+def test_signature_version_2_is_not_implemented(query, headers):
+    with pytest.raises(errors.NotImplementedYet, match="Signature Version 2"):
+        verify("GET", "/bucket/k", query, headers, KEYS, datetime.now(UTC))
+
+
+def test_a_header_signature_needs_the_payload_hash_header():
+    method, path, query, headers = signed("GET", "/bucket/k")
+    del headers["x-amz-content-sha256"]
+    with pytest.raises(errors.InvalidRequest, match="x-amz-content-sha256"):
+        check((method, path, query, headers))
 
 
 def test_a_signature_that_is_not_hex_does_not_match_rather_than_crash():

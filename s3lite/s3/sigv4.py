@@ -18,6 +18,8 @@ from s3lite.errors import (
     AccessDenied,
     AuthorizationHeaderMalformed,
     InvalidAccessKeyId,
+    InvalidRequest,
+    NotImplementedYet,
     RequestTimeTooSkewed,
     SignatureDoesNotMatch,
 )
@@ -142,7 +144,7 @@ def claim_from_header(authorization: str, headers: Mapping[str, list[str]]) -> C
     amz_date = (headers.get("x-amz-date") or [""])[0]
     payload_hash = (headers.get("x-amz-content-sha256") or [""])[0]
     if not payload_hash:
-        raise AuthorizationHeaderMalformed("x-amz-content-sha256 is required with SigV4")
+        raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
     return Claim(
         access_key,
         scope,
@@ -210,6 +212,10 @@ def verify(
     """Check a request's signature; ``headers`` maps lower-case names to their values."""
     query = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
     authorization = (headers.get("authorization") or [""])[0]
+    if authorization.startswith("AWS ") or "AWSAccessKeyId" in query:
+        raise NotImplementedYet(
+            "Signature Version 2 is not supported: sign requests with Signature Version 4"
+        )
     if authorization:
         claim = claim_from_header(authorization, headers)
     elif "X-Amz-Signature" in query:
