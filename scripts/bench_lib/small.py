@@ -3,10 +3,10 @@
 Each cell runs for a fixed time with N virtual clients, each on its own keep-alive connection,
 each sending its next request as soon as the last one is answered (a closed loop: the figures
 are the server's throughput and latency at that concurrency, not at a fixed offered rate). PUTs
-write new keys; the GETs that follow read those keys round robin, and every body is compared
-with what was written. The keys are deleted after each size and concurrency (not timed), so the
-store holds about the same number of objects in every cell: FerretDB/SQLite scans whole
-collections, so a store that grows from cell to cell would slow the later ones.
+write new keys; then all but the first 64 are deleted (not timed), and the GETs read those 64
+round robin, every body compared with what was written; then they are deleted too. So every GET
+cell finds the same 64 objects in the store, whatever the PUT rate was: FerretDB/SQLite scans
+whole collections, so GETs in a store that grows with the PUT rate would not be comparable.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from bench_lib.httpload import Connection, HttpError, Latencies
 from bench_lib.measure import CpuMeter, Target
 
 CLEANUP_CLIENTS = 16
+GET_KEYS = 64  # objects left in the store for the GETs
 
 
 class SmallObjectError(RuntimeError):
@@ -146,6 +147,8 @@ async def small_objects_async(
                     put_latencies = await put_cell(target, payload, clients, seconds, tag, keys)
                 name = cell_name(target, "PUT", size, clients)
                 results.update(figures(name, put_latencies, meter))
+                surplus, keys[:] = keys[GET_KEYS:], keys[:GET_KEYS]
+                await delete_keys(target, surplus)
                 with CpuMeter(target.pids) as meter:
                     get_latencies = await get_cell(target, payload, keys, clients, seconds)
                 name = cell_name(target, "GET", size, clients)
