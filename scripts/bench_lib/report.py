@@ -89,8 +89,10 @@ def small_table(figures: dict[str, float]) -> str | None:
         for target in targets:
             prefix = f"small {target} {op} {size} x{clients}"
             p50, p99 = figures.get(f"{prefix} p50 ms"), figures.get(f"{prefix} p99 ms")
+            errors = figures.get(f"{prefix} errors", 0)
             row += [
-                number(figures.get(f"{prefix} ops/s"), 0),
+                number(figures.get(f"{prefix} ops/s"), 0)
+                + (f" ({errors:.0f} failed)" if errors else ""),
                 f"{number(p50)} / {number(p99)}" if p50 is not None else "",
             ]
         if "s3lite" in targets:

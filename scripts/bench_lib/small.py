@@ -15,16 +15,13 @@ import asyncio
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 
 from bench_lib.httpload import Connection, HttpError, Latencies
 from bench_lib.measure import CpuMeter, Target
 
 CLEANUP_CLIENTS = 16
 GET_KEYS = 64  # objects left in the store for the GETs
-
-
-class SmallObjectError(RuntimeError):
-    """A small-object request failed or read wrong bytes: the figures would be meaningless."""
 
 
 def size_label(size: int) -> str:
@@ -35,11 +32,24 @@ def cell_name(target: Target, op: str, size: int, clients: int) -> str:
     return f"small {target.name} {op} {size_label(size)} x{clients}"
 
 
+@dataclass
+class Cell:
+    """What one PUT or GET cell saw: the latency of each success, and every failure."""
+
+    latencies: Latencies = field(default_factory=lambda: Latencies([]))
+    errors: list[str] = field(default_factory=list)
+
+    def fail(self, message: str) -> None:
+        if len(self.errors) < 3:
+            print(f"  {message}", file=sys.stderr)
+        self.errors.append(message)
+
+
 async def put_cell(
     target: Target, payload: bytes, clients: int, seconds: float, tag: str, keys: list[str]
-) -> Latencies:
-    """PUT new keys for ``seconds``, adding each key written to ``keys``; answer latencies."""
-    latencies = Latencies([])
+) -> Cell:
+    """PUT new keys for ``seconds``, adding each key written to ``keys``."""
+    cell = Cell()
     deadline = time.perf_counter() + seconds
 
     async def client(number: int) -> None:
@@ -48,44 +58,54 @@ async def put_cell(
             sequence = 0
             while time.perf_counter() < deadline:
                 key = f"{tag}/{number}/{sequence}"
-                reply = await connection.request("PUT", f"/{target.bucket}/{key}", payload)
-                if reply.status != 200:
-                    raise SmallObjectError(f"PUT {key}: HTTP {reply.status}: {reply.body[:300]}")
-                latencies.values.append(reply.seconds)
-                keys.append(key)
                 sequence += 1
+                try:
+                    reply = await connection.request("PUT", f"/{target.bucket}/{key}", payload)
+                except HttpError as error:
+                    cell.fail(str(error))
+                    continue
+                if reply.status != 200:
+                    cell.fail(f"PUT {key}: HTTP {reply.status}: {reply.body[:300]}")
+                    continue
+                cell.latencies.values.append(reply.seconds)
+                keys.append(key)
         finally:
             connection.close()
 
     await asyncio.gather(*(client(number) for number in range(clients)))
-    return latencies
+    return cell
 
 
 async def get_cell(
     target: Target, payload: bytes, keys: list[str], clients: int, seconds: float
-) -> Latencies:
-    """GET ``keys`` round robin for ``seconds``, checking every body; answer latencies."""
-    latencies = Latencies([])
+) -> Cell:
+    """GET ``keys`` round robin for ``seconds``, checking every body."""
+    cell = Cell()
     deadline = time.perf_counter() + seconds
 
     async def client(number: int) -> None:
         connection = Connection(target.host, target.port, target.headers)
         try:
             index = number
-            while time.perf_counter() < deadline:
+            while keys and time.perf_counter() < deadline:
                 key = keys[index % len(keys)]
-                reply = await connection.request("GET", f"/{target.bucket}/{key}")
-                if reply.status != 200:
-                    raise SmallObjectError(f"GET {key}: HTTP {reply.status}: {reply.body[:300]}")
-                if reply.body != payload:
-                    raise SmallObjectError(f"GET {key}: {len(reply.body)} bytes, not those written")
-                latencies.values.append(reply.seconds)
                 index += clients
+                try:
+                    reply = await connection.request("GET", f"/{target.bucket}/{key}")
+                except HttpError as error:
+                    cell.fail(str(error))
+                    continue
+                if reply.status != 200:
+                    cell.fail(f"GET {key}: HTTP {reply.status}: {reply.body[:300]}")
+                elif reply.body != payload:
+                    cell.fail(f"GET {key}: {len(reply.body)} bytes, not those written")
+                else:
+                    cell.latencies.values.append(reply.seconds)
         finally:
             connection.close()
 
     await asyncio.gather(*(client(number) for number in range(clients)))
-    return latencies
+    return cell
 
 
 async def delete_keys(target: Target, keys: list[str]) -> None:
@@ -116,11 +136,12 @@ def grouped(servers: dict[str, float]) -> dict[str, float]:
     return groups if len(groups) > 1 else {}
 
 
-def figures(name: str, latencies: Latencies, meter: CpuMeter) -> dict[str, float]:
-    summary = latencies.summary(meter.wall)
+def figures(name: str, cell: Cell, meter: CpuMeter) -> dict[str, float]:
+    summary = cell.latencies.summary(meter.wall)
     ops = max(summary["ops"], 1)
     return {
         f"{name} ops": summary["ops"],
+        f"{name} errors": float(len(cell.errors)),
         f"{name} ops/s": summary["ops/s"],
         f"{name} p50 ms": summary["p50 ms"],
         f"{name} p99 ms": summary["p99 ms"],
@@ -144,20 +165,19 @@ async def small_objects_async(
             keys: list[str] = []
             try:
                 with CpuMeter(target.pids) as meter:
-                    put_latencies = await put_cell(target, payload, clients, seconds, tag, keys)
-                name = cell_name(target, "PUT", size, clients)
-                results.update(figures(name, put_latencies, meter))
+                    put = await put_cell(target, payload, clients, seconds, tag, keys)
+                results.update(figures(cell_name(target, "PUT", size, clients), put, meter))
                 surplus, keys[:] = keys[GET_KEYS:], keys[:GET_KEYS]
                 await delete_keys(target, surplus)
                 with CpuMeter(target.pids) as meter:
-                    get_latencies = await get_cell(target, payload, keys, clients, seconds)
-                name = cell_name(target, "GET", size, clients)
-                results.update(figures(name, get_latencies, meter))
+                    get = await get_cell(target, payload, keys, clients, seconds)
+                results.update(figures(cell_name(target, "GET", size, clients), get, meter))
             finally:
                 await delete_keys(target, keys)  # also after a failure, for the next section
             print(
                 f"  small {target.name} {size_label(size)} x{clients}:"
-                f" {len(put_latencies.values)} PUTs, {len(get_latencies.values)} GETs",
+                f" {len(put.latencies.values)} PUTs ({len(put.errors)} failed),"
+                f" {len(get.latencies.values)} GETs ({len(get.errors)} failed)",
                 file=sys.stderr,
             )
     return results
@@ -166,8 +186,6 @@ async def small_objects_async(
 def small_objects(
     target: Target, sizes: list[int], concurrencies: list[int], seconds: float, run: int
 ) -> dict[str, float]:
-    """Every size at every concurrency, PUT then GET; figures keyed by ``cell_name``."""
-    try:
-        return asyncio.run(small_objects_async(target, sizes, concurrencies, seconds, run))
-    except HttpError as error:
-        raise SmallObjectError(f"{target.name}: {error}") from error
+    """Every size at every concurrency, PUT then GET; figures keyed by ``cell_name``, among them
+    ``errors``: requests that failed or read wrong bytes (each counted, none timed)."""
+    return asyncio.run(small_objects_async(target, sizes, concurrencies, seconds, run))
