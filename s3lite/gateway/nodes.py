@@ -8,8 +8,9 @@ ranks nodes by it. It lives in the database, so every gateway sharing it sees th
 
 FerretDB applies an update as read, change, write back, so two writers of one document lose each
 other's changes (an ``$inc`` racing a heartbeat's ``$set`` is lost). So the counts are kept apart
-from the node documents, in ``node_fill``: each gateway process adds to documents of its own, one
-write at a time, and a node's ``bytes_assigned`` is the sum over every gateway's document.
+from the node documents, in ``node_fill``: each gateway process adds to a document of its own
+(bytes by node id), one write at a time, and a node's ``bytes_assigned`` is the sum over every
+gateway's document.
 """
 
 import asyncio
@@ -134,7 +135,11 @@ class NodeRegistry:
         """Bytes of the parts placed on each node, summed over every gateway's counts."""
         totals: dict[str, int] = defaultdict(int)
         async for counter in self.fill.find():
-            totals[counter["node_id"]] += counter["bytes"]
+            if "node_id" in counter:  # one node's count, as earlier gateways kept them
+                totals[counter["node_id"]] += counter["bytes"]
+                continue
+            for node_id, placed in counter["bytes"].items():
+                totals[node_id] += placed
         return totals
 
     async def describe_all(self) -> list[dict]:
@@ -185,16 +190,16 @@ class NodeRegistry:
                 if self.is_up(node, at)
             ]
             chosen = choose_nodes(loads, count, max(part_sizes))
+            deltas: dict[str, int] = defaultdict(int)
             for node_id, size in zip(chosen, part_sizes, strict=True):
-                await self.adjust_assigned(node_id, size)
+                deltas[node_id] += size
+            await self.adjust_assigned(deltas)
             return chosen
 
-    async def adjust_assigned(self, node_id: str, delta: int) -> None:
-        if not delta:
+    async def adjust_assigned(self, deltas: dict[str, int]) -> None:
+        """Add to the bytes placed on nodes, all in one write to this process's document."""
+        increments = {f"bytes.{node_id}": delta for node_id, delta in deltas.items() if delta}
+        if not increments:
             return
-        async with self.fill_lock:  # this process is the only writer of its documents
-            await self.fill.update_one(
-                {"_id": f"{self.fill_writer}:{node_id}"},
-                {"$inc": {"bytes": delta}, "$setOnInsert": {"node_id": node_id}},
-                upsert=True,
-            )
+        async with self.fill_lock:  # this process is the only writer of its document
+            await self.fill.update_one({"_id": self.fill_writer}, {"$inc": increments}, upsert=True)

@@ -38,7 +38,7 @@ class PartRemover:
         except Exception as error:  # noqa: BLE001 - any failure just means "try again later"
             log.warning("cannot delete part %s on node %s now: %s", part_id, node_id, error)
             return False
-        await self.registry.adjust_assigned(node_id, -size)
+        await self.registry.adjust_assigned({node_id: -size})
         return True
 
     async def remove(self, parts: list[PartRecord]) -> None:

@@ -91,7 +91,7 @@ class PartHandler(NodeHandler):
         self.set_header("X-Part-Sha256", part.sha256)
         if not with_body:
             return
-        async for data in self.store.read(part_id, start, end):
+        async for data in self.store.read(part, start, end):
             self.write(data)
             await self.flush()
 

@@ -41,6 +41,7 @@ class StoredPart:
     part_id: str
     size: int
     sha256: str
+    chunk_size: int = 0
 
 
 class PartWriter:
@@ -162,16 +163,15 @@ class PartStore:
         document = await self.files.find_one({"_id": part_id})
         if document is None:
             raise NoSuchPart(f"no part {part_id}")
-        return StoredPart(part_id, document["length"], document.get("sha256", ""))
+        return StoredPart(
+            part_id, document["length"], document.get("sha256", ""), document["chunkSize"]
+        )
 
-    async def read(self, part_id: str, start: int, end: int) -> AsyncIterator[bytes]:
-        """Yield the bytes [start, end) of a part, chunk by chunk."""
-        document = await self.files.find_one({"_id": part_id}, {"chunkSize": 1})
-        if document is None:
-            raise NoSuchPart(f"no part {part_id}")
+    async def read(self, part: StoredPart, start: int, end: int) -> AsyncIterator[bytes]:
+        """Yield the bytes [start, end) of a part (as ``stat`` found it), chunk by chunk."""
         if end <= start:
             return
-        chunk_size = document["chunkSize"]
+        part_id, chunk_size = part.part_id, part.chunk_size
         first, last = start // chunk_size, (end - 1) // chunk_size
         cursor = (
             self.chunks.find({"files_id": part_id, "n": {"$gte": first, "$lte": last}})
