@@ -217,34 +217,24 @@ def test_a_part_can_be_copied_from_a_range_of_another_object(shared_cluster, s3,
     source = os.urandom(6 * MIB + 5)
     s3.put_object(Bucket=bucket, Key="source", Body=source)
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="assembled")["UploadId"]
-    first = s3.upload_part_copy(
-        Bucket=bucket,
-        Key="assembled",
-        UploadId=upload_id,
-        PartNumber=1,
-        CopySource={"Bucket": bucket, "Key": "source"},
-        CopySourceRange=f"bytes=0-{5 * MIB - 1}",
-    )["CopyPartResult"]
-    assert first["ETag"] == f'"{hashlib.md5(source[: 5 * MIB]).hexdigest()}"'
-    second = s3.upload_part_copy(
-        Bucket=bucket,
-        Key="assembled",
-        UploadId=upload_id,
-        PartNumber=2,
-        CopySource={"Bucket": bucket, "Key": "source"},
-        CopySourceRange=f"bytes={5 * MIB}-{len(source) - 1}",
-    )["CopyPartResult"]
-    listed = s3.list_parts(Bucket=bucket, Key="assembled", UploadId=upload_id)["Parts"]
-    assert [(p["PartNumber"], p["Size"]) for p in listed] == [(1, 5 * MIB), (2, MIB + 5)]
-    with pytest.raises(ClientError) as outside:
-        s3.upload_part_copy(
+
+    def copy_part(number: int, first: int, last: int) -> dict:
+        return s3.upload_part_copy(
             Bucket=bucket,
             Key="assembled",
             UploadId=upload_id,
-            PartNumber=3,
+            PartNumber=number,
             CopySource={"Bucket": bucket, "Key": "source"},
-            CopySourceRange=f"bytes=0-{len(source)}",
-        )
+            CopySourceRange=f"bytes={first}-{last}",
+        )["CopyPartResult"]
+
+    first = copy_part(1, 0, 5 * MIB - 1)
+    assert first["ETag"] == f'"{hashlib.md5(source[: 5 * MIB]).hexdigest()}"'
+    second = copy_part(2, 5 * MIB, len(source) - 1)
+    listed = s3.list_parts(Bucket=bucket, Key="assembled", UploadId=upload_id)["Parts"]
+    assert [(p["PartNumber"], p["Size"]) for p in listed] == [(1, 5 * MIB), (2, MIB + 5)]
+    with pytest.raises(ClientError) as outside:
+        copy_part(3, 0, len(source))
     assert code_of(outside.value) == "InvalidRange"
 
     s3.complete_multipart_upload(

@@ -156,36 +156,25 @@ class ListArguments:
         return PageBuilder(self.prefix, self.delimiter, self.max_keys, start)
 
     def render(self, bucket: str, page: ListPage) -> bytes:
+        common = {
+            "bucket": bucket,
+            "prefix": self.prefix,
+            "delimiter": self.delimiter,
+            "max_keys": self.max_keys,
+            "encoding_type": self.encoding_type,
+        }
+        next_marker = decode_token(page.next_token)[0] if page.next_token else None
         if self.versions:
             return xml.list_versions_xml(
-                page,
-                bucket=bucket,
-                prefix=self.prefix,
-                delimiter=self.delimiter,
-                max_keys=self.max_keys,
-                key_marker=self.marker,
-                next_key_marker=decode_token(page.next_token)[0] if page.next_token else None,
-                encoding_type=self.encoding_type,
-                owner=OWNER,
+                page, **common, key_marker=self.marker, next_key_marker=next_marker, owner=OWNER
             )
         if self.version == 1:
             return xml.list_objects_v1_xml(
-                page,
-                bucket=bucket,
-                prefix=self.prefix,
-                delimiter=self.delimiter,
-                max_keys=self.max_keys,
-                marker=self.marker,
-                next_marker=decode_token(page.next_token)[0] if page.next_token else None,
-                encoding_type=self.encoding_type,
+                page, **common, marker=self.marker, next_marker=next_marker
             )
         return xml.list_objects_v2_xml(
             page,
-            bucket=bucket,
-            prefix=self.prefix,
-            delimiter=self.delimiter,
-            max_keys=self.max_keys,
+            **common,
             start_after=self.start_after,
             continuation_token=self.continuation_token,
-            encoding_type=self.encoding_type,
         )

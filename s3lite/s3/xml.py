@@ -117,15 +117,22 @@ def list_objects_v1_xml(
     fields = {"Name": bucket, "Prefix": encoded(prefix), "Marker": encoded(marker)}
     if next_marker is not None:
         fields["NextMarker"] = encoded(next_marker)
-    fields["MaxKeys"] = str(max_keys)
+    add_text_elements(root, fields | page_fields(result, max_keys, delimiter, encoding_type))
+    add_listing_entries(root, result, encoded)
+    return serialize(root)
+
+
+def page_fields(
+    result: ListPage, max_keys: int, delimiter: str | None, encoding_type: str | None
+) -> dict[str, str]:
+    """The fields ListObjects (v1) and ListObjectVersions share after their markers."""
+    fields = {"MaxKeys": str(max_keys)}
     if delimiter:
-        fields["Delimiter"] = encoded(delimiter)
+        fields["Delimiter"] = quote(delimiter, safe="/") if encoding_type == "url" else delimiter
     fields["IsTruncated"] = "true" if result.is_truncated else "false"
     if encoding_type:
         fields["EncodingType"] = encoding_type
-    add_text_elements(root, fields)
-    add_listing_entries(root, result, encoded)
-    return serialize(root)
+    return fields
 
 
 def list_versions_xml(
@@ -152,13 +159,7 @@ def list_versions_xml(
     if next_key_marker is not None:
         fields["NextKeyMarker"] = encoded(next_key_marker)
         fields["NextVersionIdMarker"] = "null"
-    fields["MaxKeys"] = str(max_keys)
-    if delimiter:
-        fields["Delimiter"] = encoded(delimiter)
-    fields["IsTruncated"] = "true" if result.is_truncated else "false"
-    if encoding_type:
-        fields["EncodingType"] = encoding_type
-    add_text_elements(root, fields)
+    add_text_elements(root, fields | page_fields(result, max_keys, delimiter, encoding_type))
     for entry in result.contents:
         version = ElementTree.SubElement(root, "Version")
         add_text_elements(
@@ -175,9 +176,7 @@ def list_versions_xml(
         owner_element = ElementTree.SubElement(version, "Owner")
         add_text_elements(owner_element, {"ID": owner[0], "DisplayName": owner[1]})
         add_text_elements(version, {"StorageClass": "STANDARD"})
-    for common_prefix in result.common_prefixes:
-        rolled_up = ElementTree.SubElement(root, "CommonPrefixes")
-        add_text_elements(rolled_up, {"Prefix": encoded(common_prefix)})
+    add_common_prefixes(root, result, encoded)
     return serialize(root)
 
 
@@ -199,6 +198,10 @@ def add_listing_entries(root: ElementTree.Element, result: ListPage, encoded) ->
                 "StorageClass": "STANDARD",
             },
         )
+    add_common_prefixes(root, result, encoded)
+
+
+def add_common_prefixes(root: ElementTree.Element, result: ListPage, encoded) -> None:
     for common_prefix in result.common_prefixes:
         rolled_up = ElementTree.SubElement(root, "CommonPrefixes")
         add_text_elements(rolled_up, {"Prefix": encoded(common_prefix)})
