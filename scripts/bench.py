@@ -409,6 +409,7 @@ def main(argv: list[str]) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="s3lite-bench-"))
     bench = Bench(args, workdir)
     load_before = load_average()
+    commit = git_commit()  # what the servers run: they load s3lite/ when they start
     started = time.monotonic()
     try:
         runs = benchmark(bench)
@@ -418,6 +419,7 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     figures = medians(runs)
     about = machine()
+    about["s3lite"] = commit
     about["load average (1, 5, 15 min) at the start"] = load_before
     about["load average at the end"] = load_average()
     about["duration"] = f"{(time.monotonic() - started) / 60:.1f} minutes"
@@ -435,7 +437,7 @@ def main(argv: list[str]) -> int:
             "peer failures": bench.failures,
             "figures": figures,
             "runs": runs,
-            "git commit": git_commit(),
+            "git commit": commit,
         }
         args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if problems:
