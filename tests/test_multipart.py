@@ -153,6 +153,24 @@ def test_a_multipart_upload_left_open_expires_with_its_parts(cluster):
     assert code_of(error.value) == "NoSuchUpload"
 
 
+def test_an_abort_cut_short_is_finished_once_the_upload_expires(cluster):
+    s3 = cluster.s3(retries={"max_attempts": 1})
+    s3.create_bucket(Bucket="stuck")
+    upload_id = s3.create_multipart_upload(Bucket="stuck", Key="k")["UploadId"]
+    s3.upload_part(Bucket="stuck", Key="k", UploadId=upload_id, PartNumber=1, Body=b"x" * 99)
+    with pymongo.MongoClient(cluster.mongo_uri) as client:  # as a gateway dying mid-abort left it
+        client[cluster.gateway.db]["multipart_uploads"].update_one(
+            {"_id": upload_id}, {"$set": {"state": "aborting"}}
+        )
+    assert len(cluster.stored_part_ids()) == 6
+
+    cluster.restart_gateway("--multipart-expiry-seconds", "2", "--gc-interval-seconds", "0.5")
+    wait_until(lambda: not cluster.stored_part_ids(), 30, "the stuck upload's parts to go")
+    with pytest.raises(ClientError) as error:
+        s3.list_parts(Bucket="stuck", Key="k", UploadId=upload_id)
+    assert code_of(error.value) == "NoSuchUpload"
+
+
 def test_the_newest_upload_of_a_part_number_counts(shared_cluster, s3, bucket):
     before = shared_cluster.stored_part_ids()
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]

@@ -39,6 +39,9 @@ class OrphanCollector:
         for upload in expired:
             if upload["state"] == "completed":
                 await self.metadata.drop_multipart(upload["_id"])  # its pieces are the object's
+            elif upload["state"] == "aborting":
+                # An abort that began this long ago will never finish (its gateway died).
+                await self.remover.remove(await self.metadata.drop_multipart(upload["_id"]))
             elif upload["state"] == "open" and await self.metadata.claim_multipart_abort(
                 upload["_id"]
             ):
