@@ -3,6 +3,7 @@
 import hashlib
 import os
 import socket
+from datetime import UTC, datetime
 
 import pymongo
 import pytest
@@ -153,14 +154,21 @@ def test_a_multipart_upload_left_open_expires_with_its_parts(cluster):
     assert code_of(error.value) == "NoSuchUpload"
 
 
-def test_an_abort_cut_short_is_finished_once_the_upload_expires(cluster):
+@pytest.mark.parametrize(
+    "left_by_a_dead_gateway",
+    [{"state": "aborting"}, {"state": "completing", "claimed": datetime(2020, 1, 1, tzinfo=UTC)}],
+    ids=["abort", "completion"],
+)
+def test_an_abort_or_completion_cut_short_is_undone_once_the_upload_expires(
+    cluster, left_by_a_dead_gateway
+):
     s3 = cluster.s3(retries={"max_attempts": 1})
     s3.create_bucket(Bucket="stuck")
     upload_id = s3.create_multipart_upload(Bucket="stuck", Key="k")["UploadId"]
     s3.upload_part(Bucket="stuck", Key="k", UploadId=upload_id, PartNumber=1, Body=b"x" * 99)
-    with pymongo.MongoClient(cluster.mongo_uri) as client:  # as a gateway dying mid-abort left it
+    with pymongo.MongoClient(cluster.mongo_uri) as client:
         client[cluster.gateway.db]["multipart_uploads"].update_one(
-            {"_id": upload_id}, {"$set": {"state": "aborting"}}
+            {"_id": upload_id}, {"$set": left_by_a_dead_gateway}
         )
     assert len(cluster.stored_part_ids()) == 6
 

@@ -34,23 +34,28 @@ class OrphanCollector:
         return await self.collect_abandoned_uploads() + await self.expire_multipart_uploads()
 
     async def expire_multipart_uploads(self) -> int:
-        """Abort multipart uploads left open too long; forget completed ones as old."""
+        """Abort multipart uploads left open too long, finish the aborts and completions their
+        gateways never finished, and forget completed ones as old; keep exactly the pieces
+        the object at the upload's key holds."""
         expired = await self.metadata.multipart_uploads_before(now() - self.multipart_expiry, BATCH)
         for upload in expired:
-            if upload["state"] == "completed":
-                await self.metadata.drop_multipart(upload["_id"])  # its pieces are the object's
-            elif upload["state"] == "aborting":
-                # An abort that began this long ago will never finish (its gateway died).
-                await self.remover.remove(await self.metadata.drop_multipart(upload["_id"]))
-            elif upload["state"] == "open" and await self.metadata.claim_multipart_abort(
-                upload["_id"]
-            ):
-                await self.remover.remove(await self.metadata.drop_multipart(upload["_id"]))
+            state = upload["state"]
+            if state == "open" and not await self.metadata.claim_multipart_abort(upload["_id"]):
+                continue  # a completion got there first; the next round sees how it ended
+            if state == "completing" and upload.get("claimed", now()) > now() - self.grace:
+                continue  # a completion may still be under way
+            held = await self.metadata.pieces_held_by_object(
+                upload["bucket"], upload["key"], upload["_id"]
+            )
+            pieces = await self.metadata.drop_multipart(upload["_id"])
+            await self.remover.remove([p for p in pieces if p.part_id not in held])
+            if state != "completed":
                 log.info(
-                    "expired multipart upload %s of %s/%s",
+                    "expired multipart upload %s of %s/%s (%s)",
                     upload["_id"],
                     upload["bucket"],
                     upload["key"],
+                    state,
                 )
         return len(expired)
 

@@ -326,8 +326,7 @@ class Metadata:
         if state == "open":
             return "published" if stored is not None else "orphaned"
         # Completed, aborting or gone: the part counts only if the object holds its pieces.
-        document = await self.objects.find_one({"_id": object_id(intent["bucket"], intent["key"])})
-        held = {part["part_id"] for part in document["parts"]} if document else set()
+        held = await self.pieces_held_by_object(intent["bucket"], intent["key"], multipart_id)
         return "published" if {p["part_id"] for p in intent["parts"]} <= held else "orphaned"
 
     async def release_intent(self, upload_id: str) -> None:
@@ -344,6 +343,13 @@ class Metadata:
             {"$set": {"state": "collecting", "touched": now()}},
             return_document=ReturnDocument.BEFORE,
         )
+
+    async def pieces_held_by_object(self, bucket: str, key: str, upload_id: str) -> set[str]:
+        """The part ids of the object at ``key`` if the upload ``upload_id`` made it."""
+        document = await self.objects.find_one({"_id": object_id(bucket, key)})
+        if document is None or document["upload_id"] != upload_id:
+            return set()
+        return {part["part_id"] for part in document["parts"]}
 
     async def object_upload_id(self, bucket: str, key: str) -> str | None:
         document = await self.objects.find_one({"_id": object_id(bucket, key)}, {"upload_id": 1})
@@ -400,7 +406,8 @@ class Metadata:
 
     async def claim_completion(self, upload_id: str) -> bool:
         claimed = await self.multipart_uploads.find_one_and_update(
-            {"_id": upload_id, "state": "open"}, {"$set": {"state": "completing"}}
+            {"_id": upload_id, "state": "open"},
+            {"$set": {"state": "completing", "claimed": now()}},
         )
         return claimed is not None
 
