@@ -313,13 +313,26 @@ def test_a_second_upload_of_a_part_in_progress_is_refused_without_harm(node, mon
 # Deleting
 
 
-def test_a_deleted_part_is_gone(node):
-    part_id = stored(node, os.urandom(CHUNK + 1))
+def test_a_deleted_part_is_gone_with_all_its_chunks(node, mongo_uri):
+    part_id = stored(node, os.urandom(3 * CHUNK + 1))
 
     assert node.request("DELETE", f"/_node/parts/{part_id}").status == 204
 
     assert node.request("GET", f"/_node/parts/{part_id}").status == 404
     assert node.request("HEAD", f"/_node/parts/{part_id}").status == 404
+    with pymongo.MongoClient(mongo_uri) as client:
+        assert client[node.db][f"{BUCKET_NAME}.chunks"].count_documents({}) == 0
+
+
+def test_deleting_what_a_crashed_upload_left_removes_its_chunks(node, mongo_uri):
+    part_id = new_part_id()
+    with pymongo.MongoClient(mongo_uri) as client:
+        chunks = client[node.db][f"{BUCKET_NAME}.chunks"]
+        chunks.insert_many(  # chunks 0-2 of a part whose files document never came
+            [{"_id": f"{part_id}/{n}", "files_id": part_id, "n": n, "data": b"x"} for n in range(3)]
+        )
+        assert node.request("DELETE", f"/_node/parts/{part_id}").status == 204
+        assert chunks.count_documents({"files_id": part_id}) == 0
 
 
 def test_deleting_an_absent_part_succeeds(node):
