@@ -321,7 +321,7 @@ def test_a_deleted_part_is_gone_with_all_its_chunks(node, mongo_uri):
     assert node.request("GET", f"/_node/parts/{part_id}").status == 404
     assert node.request("HEAD", f"/_node/parts/{part_id}").status == 404
     with pymongo.MongoClient(mongo_uri) as client:
-        assert client[node.db][f"{BUCKET_NAME}.chunks"].count_documents({}) == 0
+        assert client[node.db][f"{BUCKET_NAME}.chunks"].count_documents({"files_id": part_id}) == 0
 
 
 def test_deleting_what_a_crashed_upload_left_removes_its_chunks(node, mongo_uri):

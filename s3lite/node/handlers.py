@@ -42,7 +42,7 @@ class PartHandler(NodeHandler):
         if length is None or not length.isdigit():
             raise errors.MissingContentLength("a part upload needs a Content-Length")
         self.request.connection.set_max_body_size(int(length))
-        self.writer = await self.store.open_writer(self.path_kwargs["part_id"], int(length))
+        self.writer = self.store.open_writer(self.path_kwargs["part_id"], int(length))
 
     async def data_received(self, chunk: bytes) -> None:
         if self._finished:

@@ -155,9 +155,9 @@ class PartStore:
         await self.chunks.create_index([("files_id", 1), ("n", 1)], unique=True)
         await self.files.create_index([("filename", 1), ("uploadDate", 1)])
 
-    async def open_writer(self, part_id: str, size: int) -> PartWriter:
-        if await self.files.find_one({"_id": part_id}, {"_id": 1}):
-            raise PartExists(f"part {part_id} already exists")
+    def open_writer(self, part_id: str, size: int) -> PartWriter:
+        """A writer for a new part. No query first: a part id that is stored already is refused
+        by the unique ``_id`` of its first chunk, or of its files document for an empty part."""
         return PartWriter(self.files, self.chunks, self.chunk_size, part_id, size)
 
     async def stat(self, part_id: str) -> StoredPart:
