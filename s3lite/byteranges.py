@@ -51,19 +51,17 @@ def parse_copy_range(header: str | None, size: int) -> tuple[int, int] | None:
         )
     first, last = int(match[1]), int(match[2])
     if first > last or last >= size:
-        raise InvalidRange(
-            f"Range specified is not valid for source object of size: {size}",
-            RangeRequested=header,
-            ActualObjectSize=size,
+        raise unsatisfiable(
+            header, size, f"Range specified is not valid for source object of size: {size}"
         )
     return first, last + 1
 
 
-def unsatisfiable(header: str, size: int) -> InvalidRange:
+def unsatisfiable(header: str, size: int, message: str = "") -> InvalidRange:
     """The error for a range outside the object; its answer says the object's size
     (``Content-Range: bytes */size``, and S3's RangeRequested and ActualObjectSize)."""
     return InvalidRange(
-        f"range {header!r} lies outside the object's {size} bytes",
+        message or f"range {header!r} lies outside the object's {size} bytes",
         RangeRequested=header,
         ActualObjectSize=size,
     )

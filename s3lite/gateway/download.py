@@ -51,11 +51,17 @@ class ObjectReader:
                     f"not {part.size}"
                 )
 
-        results = await asyncio.gather(
-            *(check(part) for part, _, _ in self.pieces), return_exceptions=True
+        self.raise_first_failure(
+            await asyncio.gather(
+                *(check(part) for part, _, _ in self.pieces), return_exceptions=True
+            ),
+            (NodeUnavailable, NoSuchPart, PartCorrupted),
         )
+
+    def raise_first_failure(self, results: list, unavailable: tuple[type, ...]) -> None:
+        """Raise the first failure of parts fetched at once; an ``unavailable`` one as a 503."""
         for result in results:
-            if isinstance(result, NodeUnavailable | NoSuchPart | PartCorrupted):
+            if isinstance(result, unavailable):
                 raise NodeUnavailable(
                     f"a node holding part of {self.record.bucket}/{self.record.key} is "
                     f"unavailable: {result}"
@@ -79,14 +85,7 @@ class ObjectReader:
         results = await asyncio.gather(
             *(read(*piece) for piece in self.pieces), return_exceptions=True
         )
-        for result in results:
-            if isinstance(result, NodeUnavailable):
-                raise NodeUnavailable(
-                    f"a node holding part of {self.record.bucket}/{self.record.key} is "
-                    f"unavailable: {result}"
-                )
-            if isinstance(result, BaseException):
-                raise result
+        self.raise_first_failure(results, (NodeUnavailable,))
         return results
 
     async def stream(self, sink: Callable[[bytes], Awaitable[None]]) -> None:

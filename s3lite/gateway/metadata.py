@@ -317,13 +317,13 @@ class Metadata:
             return "published" if published else "orphaned"
         multipart_id, number = intent["multipart_part"]
         upload = await self.multipart_uploads.find_one({"_id": multipart_id})
-        stored = await self.uploaded_parts.find_one(
-            {"_id": uploaded_part_id(multipart_id, number, intent["_id"])}
-        )
         state = upload["state"] if upload else None
         if state == "completing":
             return "undecided"
         if state == "open":
+            stored = await self.uploaded_parts.find_one(
+                {"_id": uploaded_part_id(multipart_id, number, intent["_id"])}
+            )
             return "published" if stored is not None else "orphaned"
         # Completed, aborting or gone: the part counts only if the object holds its pieces.
         held = await self.pieces_held_by_object(intent["bucket"], intent["key"], multipart_id)

@@ -14,6 +14,7 @@ from s3lite.gateway.metadata import newest_attempts
 from s3lite.gateway.s3_base import DEFAULT_CONTENT_TYPE, OWNER, USER_METADATA_PREFIX, S3Handler
 from s3lite.gateway.spool import Spool
 from s3lite.gateway.upload import ObjectInfo, ObjectUpload, parse_content_md5
+from s3lite.numbers import is_decimal
 from s3lite.s3 import acl, xml
 from s3lite.s3 import multipart as multipart_xml
 from s3lite.s3.checksums import HEADER_PREFIX, requested_checksum
@@ -91,13 +92,13 @@ class ObjectHandler(S3Handler):
         if is_aws_chunked(headers):
             self.decoder = self.new_decoder()
             length = headers.get("x-amz-decoded-content-length")
-            if length is not None and not multipart_xml.is_decimal(length):
+            if length is not None and not is_decimal(length):
                 raise errors.InvalidArgument("x-amz-decoded-content-length must be a byte count")
             # The framing adds a line per chunk; the decoded length is what is bounded.
             self.request.connection.set_max_body_size(2 * limit + MAX_LINE)
         else:
             length = headers.get("Content-Length")
-            if length is not None and not multipart_xml.is_decimal(length):
+            if length is not None and not is_decimal(length):
                 raise errors.InvalidArgument("Content-Length must be one byte count")
             self.request.connection.set_max_body_size(limit)
         if length is None and not chunked and self.decoder is None:
@@ -400,7 +401,7 @@ def check_preconditions(record, headers, prefix: str = "") -> None:
 
 
 def parse_part_number(raw: str, low: int = 1) -> int:
-    if not multipart_xml.is_decimal(raw) or not low <= int(raw) <= multipart_xml.MAX_PARTS:
+    if not is_decimal(raw) or not low <= int(raw) <= multipart_xml.MAX_PARTS:
         raise errors.InvalidArgument(
             f"Part number must be an integer between {low} and {multipart_xml.MAX_PARTS}",
             ArgumentName="partNumber",

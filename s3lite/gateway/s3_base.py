@@ -13,6 +13,7 @@ from tornado.web import HTTPError, RequestHandler
 from s3lite import errors
 from s3lite.byteranges import unsatisfied_content_range
 from s3lite.gateway.services import GatewayServices
+from s3lite.numbers import is_decimal
 from s3lite.s3 import acl, sigv4, xml
 from s3lite.s3.errors import s3_status_and_code
 from s3lite.s3.sigv4 import SignedRequest
@@ -83,7 +84,7 @@ class S3Handler(RequestHandler):
         if "chunked" in headers.get("Transfer-Encoding", "").lower():
             return True
         length = headers.get("Content-Length", "")
-        return length.isascii() and length.isdigit() and 0 < int(length) <= DRAIN_LIMIT
+        return is_decimal(length) and 0 < int(length) <= DRAIN_LIMIT
 
     def refuse_after_body(self, error: Exception) -> None:
         """Read and drop the body, then answer ``error`` instead of the request."""
@@ -105,7 +106,7 @@ class S3Handler(RequestHandler):
         """Read this request's body whole (it is an XML document), refusing one too big with
         S3's error rather than the server's bare 400."""
         length = self.request.headers.get("Content-Length", "")
-        if length.isascii() and length.isdigit() and int(length) > XML_BODY_LIMIT:
+        if is_decimal(length) and int(length) > XML_BODY_LIMIT:
             raise errors.MaxMessageLengthExceeded(f"the body is over {XML_BODY_LIMIT} bytes")
         self.request.connection.set_max_body_size(2 * XML_BODY_LIMIT)
         self.small_body = bytearray()

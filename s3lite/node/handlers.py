@@ -7,6 +7,7 @@ from tornado.web import stream_request_body
 from s3lite import errors
 from s3lite.byteranges import content_range, parse_range
 from s3lite.node.store import PartStore, PartWriter
+from s3lite.numbers import is_decimal
 from s3lite.tasks import BackgroundTasks
 from s3lite.web import JsonHandler
 
@@ -39,7 +40,7 @@ class PartHandler(NodeHandler):
         if self.request.method != "PUT":
             return
         length = self.request.headers.get("Content-Length")
-        if length is None or not length.isdigit():
+        if length is None or not is_decimal(length):
             raise errors.MissingContentLength("a part upload needs a Content-Length")
         self.request.connection.set_max_body_size(int(length))
         self.writer = self.store.open_writer(self.path_kwargs["part_id"], int(length))

@@ -39,6 +39,12 @@ def chunk_id(part_id: str, n: int) -> str:
     return f"{part_id}/{n}"
 
 
+async def delete_chunks(chunks: AsyncCollection, part_id: str, count: int) -> None:
+    """Delete chunks ``0..count-1`` of a part, the last first, so what is left is a prefix."""
+    for n in reversed(range(count)):
+        await chunks.delete_one({"_id": chunk_id(part_id, n)})
+
+
 @dataclass(frozen=True)
 class StoredPart:
     part_id: str
@@ -137,9 +143,8 @@ class PartWriter:
         self.buffer.clear()
         if self.committed:
             return
-        while self.chunks_written:
-            await self.chunks.delete_one({"_id": chunk_id(self.part_id, self.chunks_written - 1)})
-            self.chunks_written -= 1
+        await delete_chunks(self.chunks, self.part_id, self.chunks_written)
+        self.chunks_written = 0
 
 
 class PartStore:
@@ -204,8 +209,7 @@ class PartStore:
             count = 0
             while await self.chunks.find_one({"_id": chunk_id(part_id, count)}, {"_id": 1}):
                 count += 1
-        for n in reversed(range(count)):
-            await self.chunks.delete_one({"_id": chunk_id(part_id, n)})
+        await delete_chunks(self.chunks, part_id, count)
         return document is not None
 
     async def list(self, after: str | None, limit: int) -> list[StoredPart]:

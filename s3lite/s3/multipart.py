@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from s3lite.errors import MalformedXML
+from s3lite.numbers import is_decimal
 from s3lite.s3.request_xml import local_name, parse_request
 from s3lite.s3.xml import add_text_elements, iso8601, result_root, serialize
 
@@ -25,11 +26,6 @@ class UploadListing:
     key: str
     upload_id: str
     initiated: datetime
-
-
-def is_decimal(text: str) -> bool:
-    """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` refuses."""
-    return text.isascii() and text.isdigit()
 
 
 def parse_complete_request(body: bytes) -> list[tuple[int, str]]:

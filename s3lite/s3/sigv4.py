@@ -23,6 +23,7 @@ from s3lite.errors import (
     RequestTimeTooSkewed,
     SignatureDoesNotMatch,
 )
+from s3lite.numbers import is_decimal
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -193,7 +194,7 @@ def check_time(claim: Claim, query: Mapping[str, str], now: datetime) -> None:
             )
         return
     expires = query.get("X-Amz-Expires", "")
-    if not expires.isdigit() or not 1 <= int(expires) <= MAX_PRESIGNED_SECONDS:
+    if not is_decimal(expires) or not 1 <= int(expires) <= MAX_PRESIGNED_SECONDS:
         raise AuthorizationHeaderMalformed("X-Amz-Expires must be between 1 and 604800 seconds")
     if now > signed_at + timedelta(seconds=int(expires)):
         raise AccessDenied("Request has expired")
