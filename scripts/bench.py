@@ -8,7 +8,8 @@ a long mixed load reads back exactly what it wrote (issue 6). Sections, chosen w
   sampling the RSS of the gateway and every node every 50 ms, and the same file straight to one
   node's part API;
 - ``small``: 4 KiB and 256 KiB objects PUT then GET by 1, 16 and 64 concurrent clients (ops/s,
-  p50/p99 latency, server CPU per request; ``bench_lib/small.py``);
+  p50/p99 latency, server CPU per request; ``bench_lib/small.py``), and the same cells as bare
+  database operations through PyMongo, the database floor (``bench_lib/floor.py``);
 - ``load``: tens of clients PUT, GET and DELETE objects of 0 to a few MiB for a bounded time, every
   GET checked against what was written; any wrong read or 5xx makes the exit status 1
   (``bench_lib/mixed.py``);
@@ -46,6 +47,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench_lib import baselines, peers  # noqa: E402
+from bench_lib.floor import database_floor  # noqa: E402
 from bench_lib.measure import PeakRss, Target  # noqa: E402
 from bench_lib.mixed import PROBLEM_KINDS, mixed_load  # noqa: E402
 from bench_lib.report import print_report  # noqa: E402
@@ -259,6 +261,7 @@ class Bench:
             sizes = [kib * 1024 for kib in args.small_kib]
             target = self.s3lite_target()
             figures.update(small_objects(target, sizes, args.clients, args.small_seconds, run))
+            figures.update(self.floor(sizes, run))
         if self.wants("load"):
             max_size = args.load_max_mib << 20
             print(
@@ -288,6 +291,14 @@ class Bench:
                     self.failures[target.name] = f"failed in run {run}: {error}"
                     print(f"  {target.name} failed: {error}", file=sys.stderr)
         return figures
+
+    def floor(self, sizes: list[int], run: int) -> dict[str, float]:
+        """The small cells again, straight against the database: the bound it sets on them."""
+        args, database = self.args, self.database
+        prefix = f"{self.prefix}_floor"  # under the bench's prefix: dropped on exit in any case
+        return database_floor(
+            database.uri, prefix, sizes, args.clients, args.small_seconds, run, database.process.pid
+        )
 
     def through_gateway(self, run: int) -> dict[str, float]:
         cluster, size = self.cluster, self.source.stat().st_size

@@ -15,7 +15,8 @@ LARGE_ROWS = (
     ("moto", "moto server (peer)"),
     ("seaweedfs", "SeaweedFS (peer)"),
 )
-SMALL_CELL = re.compile(r"^small (\S+) (PUT|GET) (.+) x(\d+) ops/s$")
+SMALL_CELL = re.compile(r"^small (.+?) (PUT|GET) (.+) x(\d+) ops/s$")  # "database floor": 2 words
+FLOOR = "database floor"
 
 
 def number(value: float | None, digits: int = 1) -> str:
@@ -77,6 +78,7 @@ def small_table(figures: dict[str, float]) -> str | None:
     for target in targets:
         header += [f"{target} ops/s", f"{target} p50 / p99 ms"]
     header += ["s3lite CPU ms/op", "client CPU %"] if "s3lite" in targets else []
+    header += [f"{FLOOR} CPU ms/op, database / client"] if FLOOR in targets else []
     rows = []
 
     def order(cell: tuple[str, str, str]) -> tuple:
@@ -101,8 +103,18 @@ def small_table(figures: dict[str, float]) -> str | None:
                 number(figures.get(f"{prefix} server CPU ms/op")),
                 number(figures.get(f"{prefix} client CPU %"), 0),
             ]
+        if FLOOR in targets:
+            row.append(floor_cpu(figures, f"small {FLOOR} {op} {size} x{clients}"))
         rows.append(row)
     return table(header, rows)
+
+
+def floor_cpu(figures: dict[str, float], prefix: str) -> str:
+    """The floor's CPU per request, the database's and the benchmark client's apart: the bound
+    is the database's, but on two cores the client's share is taken from it too."""
+    database = figures.get(f"{prefix} database CPU ms/op")
+    client = figures.get(f"{prefix} client CPU ms/op")
+    return f"{number(database)} / {number(client)}" if database is not None else ""
 
 
 def load_table(figures: dict[str, float]) -> str | None:
