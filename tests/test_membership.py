@@ -18,6 +18,7 @@ import pymongo
 import pytest
 from botocore.exceptions import ClientError
 
+from s3lite.gateway.nodes import PLACEMENT_VIEW_SECONDS
 from s3lite.gateway.splitting import PARTS_PER_OBJECT, part_boundaries
 from tests.processes import Cluster, GatewayProcess, free_port, wait_until
 
@@ -463,9 +464,16 @@ def test_a_node_registered_through_one_gateway_is_listed_by_another(cluster, sec
     through_second = {e["node_id"]: e for e in response.json()["nodes"]}
     assert through_second.keys() == {node.node_id for node in cluster.nodes}
     assert through_second[entry["node_id"]]["url"] == joining.url
-    # The first gateway places parts on it too: it is the emptiest node.
-    s3.put_object(Bucket=bucket, Key="after", Body=random.randbytes(60 * KIB))
-    assert joining.node_id in part_nodes(cluster, bucket, "after")
+    # The first gateway places parts on it too, once its view of the nodes is renewed (at
+    # most a second later): it is the emptiest node.
+    uploads = iter(range(1000))
+
+    def next_upload_uses_it():
+        key = f"after/{next(uploads)}"
+        s3.put_object(Bucket=bucket, Key=key, Body=random.randbytes(60 * KIB))
+        return joining.node_id in part_nodes(cluster, bucket, key)
+
+    wait_until(next_upload_uses_it, 3 * PLACEMENT_VIEW_SECONDS, "an upload to use the new node")
 
 
 # Even filling ----------------------------------------------------------------------------------

@@ -11,6 +11,11 @@ other's changes (an ``$inc`` racing a heartbeat's ``$set`` is lost). So the coun
 from the node documents, in ``node_fill``: each gateway process adds to a document of its own
 (bytes by node id), one write at a time, and a node's ``bytes_assigned`` is the sum over every
 gateway's document.
+
+Placement reads the nodes and the counts at most once a ``PLACEMENT_VIEW_SECONDS`` and counts its
+own placements into what it read, instead of two reads per upload. A node's status is still
+judged at placement time, from the heartbeat time it read: a read that old can only make a node
+look down early, never up late.
 """
 
 import asyncio
@@ -18,6 +23,7 @@ import secrets
 import time
 import urllib.parse
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -30,6 +36,8 @@ MIN_DOWN_AFTER_SECONDS = 2.0
 # Node URLs are read for every part of every request; they change only when a node comes back
 # at a new address, so a URL read this recently is used as it is.
 URL_CACHE_SECONDS = 5.0
+# Other gateways' placements and heartbeats reach this one's placement at most this late.
+PLACEMENT_VIEW_SECONDS = 1.0
 
 
 def now() -> datetime:
@@ -61,6 +69,16 @@ def check_seconds(value: object) -> float:
     return float(value)
 
 
+@dataclass
+class PlacementView:
+    """The nodes and the bytes placed on each, as read at ``read_at`` (monotonic seconds)
+    plus this gateway's own placements since."""
+
+    nodes: list[dict]
+    assigned: dict[str, int]
+    read_at: float
+
+
 class NodeRegistry:
     def __init__(self, database: AsyncDatabase, down_after_missed_heartbeats: int):
         self.nodes = database["nodes"]
@@ -70,6 +88,8 @@ class NodeRegistry:
         self.fill_writer = secrets.token_hex(8)  # names this process's own node_fill documents
         self.fill_lock = asyncio.Lock()
         self.urls: dict[str, tuple[str, float]] = {}  # node id -> (url, monotonic time read)
+        self.view: PlacementView | None = None
+        self.nodes_changed_at = 0.0  # monotonic time of the last registration here
 
     async def ensure_indexes(self) -> None:
         await self.nodes.create_index("url")
@@ -108,11 +128,17 @@ class NodeRegistry:
                     "parts_stored": 0,
                 }
             )
+            self.nodes_changed()
             return node_id
         if (await self.nodes.update_one({"_id": node_id}, {"$set": fields})).matched_count == 0:
             raise UnknownNode(f"no node {node_id} was ever registered here")
         self.urls.pop(node_id, None)
+        self.nodes_changed()
         return node_id
+
+    def nodes_changed(self) -> None:
+        """A node joined or came back through this gateway: the next upload places with it."""
+        self.nodes_changed_at = time.monotonic()
 
     async def heartbeat(self, node_id: str, document: dict) -> None:
         fields = {
@@ -177,16 +203,16 @@ class NodeRegistry:
     async def place(self, count: int, part_sizes: list[int]) -> list[str]:
         """Choose ``count`` nodes for parts of these sizes and count the bytes as theirs now.
 
-        The lock keeps this gateway's concurrent uploads from reading the same fill levels
+        The lock keeps this gateway's concurrent uploads from choosing on the same counts
         before either has added its own; gateways sharing the database can still overlap by
         a part or two, which the next placements even out.
         """
         async with self.placement_lock:
+            view = await self.placement_view()
             at = now()
-            assigned = await self.assigned_bytes()
             loads = [
-                NodeLoad(node["_id"], assigned[node["_id"]], node["capacity_bytes"])
-                async for node in self.nodes.find()
+                NodeLoad(node["_id"], view.assigned[node["_id"]], node["capacity_bytes"])
+                for node in view.nodes
                 if self.is_up(node, at)
             ]
             chosen = choose_nodes(loads, count, max(part_sizes))
@@ -196,6 +222,20 @@ class NodeRegistry:
             await self.adjust_assigned(deltas)
             return chosen
 
+    async def placement_view(self) -> PlacementView:
+        """The nodes and their counts, read again once too old, or once a registration here
+        may have landed after they were read."""
+        view = self.view
+        if (
+            view is None
+            or view.read_at <= self.nodes_changed_at
+            or time.monotonic() - view.read_at > PLACEMENT_VIEW_SECONDS
+        ):
+            read_at = time.monotonic()
+            nodes = [node async for node in self.nodes.find()]
+            self.view = PlacementView(nodes, await self.assigned_bytes(), read_at)
+        return self.view
+
     async def adjust_assigned(self, deltas: dict[str, int]) -> None:
         """Add to the bytes placed on nodes, all in one write to this process's document."""
         increments = {f"bytes.{node_id}": delta for node_id, delta in deltas.items() if delta}
@@ -203,3 +243,6 @@ class NodeRegistry:
             return
         async with self.fill_lock:  # this process is the only writer of its document
             await self.fill.update_one({"_id": self.fill_writer}, {"$inc": increments}, upsert=True)
+            if self.view is not None:
+                for node_id, delta in deltas.items():
+                    self.view.assigned[node_id] += delta

@@ -229,9 +229,10 @@ class ObjectUpload:
             parts=parts,
             checksum=[self.checksum.algorithm, self.checksum.expected] if self.checksum else None,
         )
-        await self.metadata.require_bucket(self.info.bucket)
 
         async def write() -> list[PartRecord]:
+            # No bucket lookup first: the request began with one, and ``commit_object`` checks
+            # the bucket again after its write, which also catches a deletion in between.
             replaced = await self.metadata.commit_object(record)
             return replaced.parts if replaced else []
 
