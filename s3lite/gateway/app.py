@@ -1,8 +1,5 @@
 """Building and running the gateway."""
 
-import logging
-
-from tornado.httpclient import AsyncHTTPClient
 from tornado.web import Application
 
 from s3lite import db
@@ -10,20 +7,17 @@ from s3lite.config import GatewayConfig
 from s3lite.gateway import cluster_handlers, s3_handlers
 from s3lite.gateway.collector import OrphanCollector
 from s3lite.gateway.metadata import Metadata
-from s3lite.gateway.node_client import NodeClient, QuietSinkFailures
+from s3lite.gateway.node_client import NodeClient
+from s3lite.gateway.node_http import NodeConnections
 from s3lite.gateway.nodes import NodeRegistry
 from s3lite.gateway.parts import PartRemover
 from s3lite.gateway.services import GatewayServices
 from s3lite.server import serve_until_stopped
 from s3lite.tasks import BackgroundTasks, every
 
-log = logging.getLogger(__name__)
-
 # Bodies of requests that are not object uploads (bucket creation, cluster JSON) stay small;
 # object uploads raise their own limit to the maximum object size.
 SMALL_BODY_LIMIT = 1024 * 1024
-# Parts of many uploads and downloads stream at once; each holds one connection to a node.
-MAX_NODE_CONNECTIONS = 1000
 
 
 def make_app(services: GatewayServices) -> Application:
@@ -32,12 +26,9 @@ def make_app(services: GatewayServices) -> Application:
 
 
 async def run(config: GatewayConfig) -> None:
-    logging.getLogger("tornado.application").addFilter(QuietSinkFailures())
     client = await db.connect(config.mongo_uri, config.db_connect_seconds)
     tasks = BackgroundTasks()
-    http = AsyncHTTPClient(
-        force_instance=True, max_clients=MAX_NODE_CONNECTIONS, max_body_size=1 << 50
-    )
+    http = NodeConnections()
     try:
         database = client[config.db]
         metadata = Metadata(database)

@@ -106,7 +106,7 @@ class ObjectReader:
         end: int,
         sink: Callable[[bytes], Awaitable[None]],
     ) -> None:
-        sha256 = await self.nodes.read(part.node_id, url, part.part_id, start, end, sink)
+        sha256 = await self.nodes.read(part.node_id, url, part.part_id, part.size, start, end, sink)
         if start == 0 and end == part.size and sha256 != part.sha256:
             raise PartCorrupted(
                 f"part {part.part_id} on node {part.node_id} has SHA-256 {sha256}, "

@@ -8,36 +8,27 @@ awaitable sink, which Tornado waits for before reading more from the node.
 import asyncio
 import hashlib
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from tornado.queues import Queue, QueueFull
 
 from s3lite.errors import NodeUnavailable, NoSuchPart, PartCorrupted
-
-log = logging.getLogger(__name__)
+from s3lite.gateway.node_http import NodeConnections, NodeResponse, SinkFailed
 
 CHUNKS_IN_FLIGHT = 8  # per part being sent; with 64 KiB chunks about half a MiB
 CONNECT_SECONDS = 5.0
 # A part of a large object may take a long time to stream; slowness is bounded elsewhere
 # (the client's idle timeout, the node's), not by a total time per part.
-TRANSFER_SECONDS = 24 * 3600.0
 SMALL_REQUEST_SECONDS = 10.0
 
 
-class SinkFailed(Exception):
-    """Raised from a streaming callback to stop a part download whose sink failed (the client
-    went away, say); the sink's own exception is raised from ``read`` instead."""
+class NodeRefused(OSError):
+    """A node answered a request with an error status."""
 
-
-class QuietSinkFailures(logging.Filter):
-    """Tornado logs any exception raised in a streaming callback as uncaught; a stopped
-    download is not one."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], SinkFailed))
+    def __init__(self, response: NodeResponse):
+        super().__init__(f"HTTP {response.code}: {response.body[:200].decode(errors='replace')}")
+        self.code = response.code
 
 
 @dataclass(frozen=True)
@@ -47,7 +38,7 @@ class PartInfo:
 
 
 class NodeClient:
-    def __init__(self, http: AsyncHTTPClient, cluster_token: str):
+    def __init__(self, http: NodeConnections, cluster_token: str):
         self.http = http
         self.auth = {"Authorization": f"Bearer {cluster_token}"}
 
@@ -59,14 +50,8 @@ class NodeClient:
 
     async def stat(self, node_id: str, node_url: str, part_id: str) -> PartInfo:
         try:
-            response = await self.http.fetch(
-                self.part_url(node_url, part_id),
-                method="HEAD",
-                headers=self.auth,
-                connect_timeout=CONNECT_SECONDS,
-                request_timeout=SMALL_REQUEST_SECONDS,
-            )
-        except HTTPClientError as error:
+            response = await self.small_request("HEAD", self.part_url(node_url, part_id))
+        except NodeRefused as error:
             if error.code == 404:
                 raise NoSuchPart(f"node {node_id} has no part {part_id}") from None
             raise NodeUnavailable(f"node {node_id} cannot serve part {part_id}: {error}") from None
@@ -76,58 +61,58 @@ class NodeClient:
 
     async def delete(self, node_url: str, part_id: str) -> None:
         """Delete a part; raises when the node cannot be reached or refuses."""
-        await self.http.fetch(
-            self.part_url(node_url, part_id),
-            method="DELETE",
-            headers=self.auth,
-            connect_timeout=CONNECT_SECONDS,
-            request_timeout=SMALL_REQUEST_SECONDS,
+        await self.small_request("DELETE", self.part_url(node_url, part_id))
+
+    async def small_request(self, method: str, url: str) -> NodeResponse:
+        response = await self.http.request(
+            method,
+            url,
+            self.auth,
+            connect_seconds=CONNECT_SECONDS,
+            total_seconds=SMALL_REQUEST_SECONDS,
         )
+        if response.code >= 400:
+            raise NodeRefused(response)
+        return response
 
     async def read(
         self,
         node_id: str,
         node_url: str,
         part_id: str,
+        part_size: int,
         start: int,
         end: int,
         sink: Callable[[bytes], Awaitable[None]],
     ) -> str:
-        """Stream bytes [start, end) of a part into ``sink``; answer their SHA-256."""
-        status: list[int] = []
+        """Stream bytes [start, end) of a part of ``part_size`` bytes into ``sink``; answer
+        their SHA-256. The node is told the size: from the start of a part it then finds the
+        part by its first chunk alone."""
         digest = hashlib.sha256()
         received = 0
-        sink_error: list[BaseException] = []
-
-        def on_header(line: str) -> None:
-            if line.startswith("HTTP/"):
-                status.append(int(line.split()[1]))
 
         async def on_chunk(chunk: bytes) -> None:
             nonlocal received
-            if status and status[-1] not in (200, 206):
-                return  # an error body; the status says enough
             received += len(chunk)
             digest.update(chunk)
-            try:
-                await sink(chunk)
-            except Exception as error:
-                sink_error.append(error)
-                raise SinkFailed() from error
+            await sink(chunk)
 
         try:
-            await self.http.fetch(
+            response = await self.http.request(
+                "GET",
                 self.part_url(node_url, part_id),
-                headers={**self.auth, "Range": f"bytes={start}-{end - 1}"},
-                header_callback=on_header,
-                streaming_callback=on_chunk,
-                connect_timeout=CONNECT_SECONDS,
-                request_timeout=TRANSFER_SECONDS,
+                {**self.auth, "Range": f"bytes={start}-{end - 1}", "X-Part-Size": str(part_size)},
+                sink=on_chunk,
+                connect_seconds=CONNECT_SECONDS,
             )
-        except (HTTPClientError, OSError, SinkFailed) as error:
-            if sink_error:
-                raise sink_error[0] from None
+        except SinkFailed as failure:
+            raise failure.error from None
+        except OSError as error:
             raise NodeUnavailable(f"node {node_id} failed to send {part_id}: {error}") from None
+        if response.code not in (200, 206):
+            raise NodeUnavailable(
+                f"node {node_id} failed to send {part_id}: {NodeRefused(response)}"
+            )
         if received != end - start:
             raise PartCorrupted(
                 f"node {node_id} sent {received} of {end - start} bytes of part {part_id}"
@@ -164,16 +149,18 @@ class PartSender:
                 await write(chunk)
 
         try:
-            response = await self.client.http.fetch(
+            response = await self.client.http.request(
+                "PUT",
                 self.url,
-                method="PUT",
-                headers={**self.client.auth, "Content-Length": str(self.size)},
+                {**self.client.auth, "Content-Length": str(self.size)},
                 body_producer=produce,
-                connect_timeout=CONNECT_SECONDS,
-                request_timeout=TRANSFER_SECONDS,
+                connect_seconds=CONNECT_SECONDS,
             )
-        except (HTTPClientError, OSError) as error:
+        except OSError as error:
             raise NodeUnavailable(f"node {self.node_id} refused {self.url}: {error}") from None
+        if response.code != 200:
+            refusal = NodeRefused(response)
+            raise NodeUnavailable(f"node {self.node_id} refused {self.url}: {refusal}")
         answer = json.loads(response.body)
         return PartInfo(answer["size"], answer["sha256"])
 

@@ -10,13 +10,12 @@ import hashlib
 import sys
 from dataclasses import dataclass
 
-from tornado.httpclient import AsyncHTTPClient
-
 from s3lite import db
 from s3lite.config import GatewayConfig
 from s3lite.errors import NodeUnavailable, NoSuchPart, PartCorrupted
 from s3lite.gateway.metadata import Metadata, ObjectRecord, PartRecord
 from s3lite.gateway.node_client import NodeClient
+from s3lite.gateway.node_http import NodeConnections
 from s3lite.gateway.nodes import NodeRegistry
 
 
@@ -46,7 +45,9 @@ class Scrubber:
                 async def hash_chunk(chunk: bytes) -> None:
                     digest.update(chunk)
 
-                await self.nodes.read(part.node_id, url, part.part_id, 0, part.size, hash_chunk)
+                await self.nodes.read(
+                    part.node_id, url, part.part_id, part.size, 0, part.size, hash_chunk
+                )
                 if digest.hexdigest() != part.sha256:
                     return f"damaged: its bytes hash to {digest.hexdigest()}"
         except NoSuchPart:
@@ -73,7 +74,7 @@ class Scrubber:
 
 async def run(config: GatewayConfig, deep: bool = False, out=sys.stdout) -> int:
     client = await db.connect(config.mongo_uri, config.db_connect_seconds)
-    http = AsyncHTTPClient(force_instance=True, max_body_size=1 << 50)
+    http = NodeConnections()
     try:
         database = client[config.db]
         metadata = Metadata(database)

@@ -173,13 +173,29 @@ class PartStore:
             part_id, document["length"], document.get("sha256", ""), document["chunkSize"]
         )
 
-    async def read(self, part: StoredPart, start: int, end: int) -> AsyncIterator[bytes]:
-        """Yield the bytes [start, end) of a part (as ``stat`` found it), chunk by chunk; the
-        next chunk is being fetched while one is handed on."""
+    async def find_by_first_chunk(self, part_id: str, size: int) -> tuple[StoredPart, bytes]:
+        """A part of a known size (the gateway's record of it), found by its first chunk alone.
+
+        Every chunk but the last is full, so the first one's length is the part's chunk size
+        and the files document is not needed: one lookup instead of two on the hot path of
+        every read. The part's SHA-256 is then unknown here; the gateway checks it.
+        """
+        first = await self.read_chunk(part_id, 0)
+        return StoredPart(part_id, size, "", max(len(first), 1)), first
+
+    async def read(
+        self, part: StoredPart, start: int, end: int, first_chunk: bytes | None = None
+    ) -> AsyncIterator[bytes]:
+        """Yield the bytes [start, end) of a part, chunk by chunk; the next chunk is being
+        fetched while one is handed on. ``first_chunk`` is chunk 0 when it was read already."""
         if end <= start:
             return
         first, last = start // part.chunk_size, (end - 1) // part.chunk_size
-        next_chunk = asyncio.ensure_future(self.read_chunk(part.part_id, first))
+        if first == 0 and first_chunk is not None:
+            next_chunk = asyncio.get_running_loop().create_future()
+            next_chunk.set_result(first_chunk)
+        else:
+            next_chunk = asyncio.ensure_future(self.read_chunk(part.part_id, first))
         try:
             for n in range(first, last + 1):
                 data = await next_chunk
