@@ -58,6 +58,29 @@ async def port_of(connections: NodeConnections, url: str) -> int:
     return json.loads(response.body)["port"]
 
 
+async def put_million(connections: NodeConnections, url: str) -> dict:
+    async def produce(write):
+        for _ in range(10):
+            await write(b"y" * 100_000)
+
+    response = await connections.request(
+        "PUT",
+        f"{url}/count",
+        {"Content-Length": "1000000"},
+        body_producer=produce,
+        connect_seconds=5,
+    )
+    return json.loads(response.body)
+
+
+async def restart(server: Server) -> HTTPServer:
+    """Stop the server, closing its kept connections, and serve again on the same port."""
+    await server.stop()
+    restarted = HTTPServer(Application([("/who", WhoAmI), ("/count", Count)]))
+    restarted.listen(server.port, "127.0.0.1")
+    return restarted
+
+
 @pytest.mark.gen_test(timeout=30)
 async def test_requests_one_after_another_share_one_connection(server):
     connections = NodeConnections()
@@ -79,39 +102,21 @@ async def test_an_error_answer_is_collected_and_the_connection_still_reused(serv
 @pytest.mark.gen_test(timeout=30)
 async def test_a_streamed_body_arrives_whole_and_the_connection_is_reused(server):
     connections = NodeConnections()
-
-    async def produce(write):
-        for _ in range(10):
-            await write(b"y" * 100_000)
-
-    answers = [
-        json.loads(
-            (
-                await connections.request(
-                    "PUT",
-                    f"{server.url}/count",
-                    {"Content-Length": "1000000"},
-                    body_producer=produce,
-                    connect_seconds=5,
-                )
-            ).body
-        )
-        for _ in range(2)
-    ]
+    answers = [await put_million(connections, server.url) for _ in range(2)]
     assert [a["received"] for a in answers] == [1_000_000, 1_000_000]
     assert answers[0]["port"] == answers[1]["port"]
     connections.close()
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_connection_the_node_closed_while_idle_is_not_used(server, io_loop):
+async def test_a_connection_the_node_closed_while_idle_is_not_used(server):
     connections = NodeConnections()
-    first = await port_of(connections, server.url)
-    await server.stop()  # closes the idle connection from the node's side
-    restarted = HTTPServer(Application([("/who", WhoAmI)]))
-    restarted.listen(server.port, "127.0.0.1")
+    first = (await put_million(connections, server.url))["port"]
+    restarted = await restart(server)
     try:
-        assert await port_of(connections, server.url) != first
+        # A body cannot be sent twice, so this succeeds only on a connection checked first.
+        answer = await put_million(connections, server.url)
+        assert answer["received"] == 1_000_000 and answer["port"] != first
     finally:
         restarted.stop()
         await restarted.close_all_connections()
@@ -124,13 +129,26 @@ async def test_a_request_without_body_is_sent_again_when_a_kept_connection_was_c
 ):
     connections = NodeConnections()
     first = await port_of(connections, server.url)
-    await server.stop()
-    restarted = HTTPServer(Application([("/who", WhoAmI)]))
-    restarted.listen(server.port, "127.0.0.1")
+    restarted = await restart(server)
     # As if the node's close were still on its way when the connection is taken.
     monkeypatch.setattr(node_http, "is_idle_and_open", lambda stream: True)
     try:
         assert await port_of(connections, server.url) != first
+    finally:
+        restarted.stop()
+        await restarted.close_all_connections()
+        connections.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_request_with_a_body_is_not_sent_again(server, monkeypatch):
+    connections = NodeConnections()
+    await put_million(connections, server.url)
+    restarted = await restart(server)
+    monkeypatch.setattr(node_http, "is_idle_and_open", lambda stream: True)
+    try:
+        with pytest.raises(OSError):
+            await put_million(connections, server.url)
     finally:
         restarted.stop()
         await restarted.close_all_connections()

@@ -51,6 +51,17 @@ def test_copying_a_missing_object_is_no_such_key(s3, bucket):
     assert error.value.response["Error"]["Code"] == "NoSuchKey"
 
 
+def test_copying_into_a_missing_bucket_is_refused_before_anything_is_stored(
+    shared_cluster, s3, bucket
+):
+    s3.put_object(Bucket=bucket, Key="src", Body=os.urandom(100_000))
+    stored_before = shared_cluster.stored_part_ids()
+    with pytest.raises(ClientError) as error:
+        s3.copy_object(Bucket="absent", Key="k", CopySource={"Bucket": bucket, "Key": "src"})
+    assert error.value.response["Error"]["Code"] == "NoSuchBucket"
+    assert shared_cluster.stored_part_ids() <= stored_before  # no part of a copy was stored
+
+
 def test_delete_objects_deletes_a_batch_and_reports_each_key(s3, bucket):
     for key in ("a", "b", "c"):
         s3.put_object(Bucket=bucket, Key=key, Body=b"x")

@@ -10,7 +10,7 @@ when it is small (JSON answers, errors).
 """
 
 import asyncio
-import socket
+import select
 import ssl
 import time
 import urllib.parse
@@ -29,6 +29,9 @@ from tornado.tcpclient import TCPClient
 IDLE_SECONDS = 60.0
 MAX_IDLE_PER_NODE = 64
 MAX_CONNECTIONS = 1000  # at once, over every node; further requests wait for one to end
+# A node answers within moments of a request's end (a part's bytes stream after that); one that
+# says nothing for this long is stuck.
+ANSWER_SECONDS = 60.0
 MAX_COLLECTED_BYTES = 1 << 20  # answers collected whole are JSON documents or errors
 MAX_BODY_BYTES = 1 << 50  # streamed bodies are bounded by the object size limit, not here
 
@@ -48,6 +51,15 @@ class SinkFailed(Exception):
 
 class StaleConnection(StreamClosedError):
     """A kept-alive connection turned out closed before any of the response arrived."""
+
+
+@dataclass(frozen=True)
+class _Request:
+    node: tuple[str, str, int]  # scheme, host, port
+    start_line: httputil.RequestStartLine
+    headers: httputil.HTTPHeaders
+    body_producer: BodyProducer | None
+    sink: Sink | None
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,7 @@ class _Answer(httputil.HTTPMessageDelegate):
         if self.sink is not None and 200 <= self.code < 300:
             try:
                 await self.sink(chunk)
-            except Exception as error:  # noqa: BLE001 - handed to the caller, not logged here
+            except BaseException as error:  # handed to the caller (even a cancellation)
                 self.stop(SinkFailed(error))
             return
         self.body += chunk
@@ -101,16 +113,16 @@ class _Answer(httputil.HTTPMessageDelegate):
 
 
 def is_idle_and_open(stream: IOStream) -> bool:
-    """True if the node has not closed this idle connection (nor sent anything on it)."""
+    """True if the node has neither closed this idle connection nor sent anything on it:
+    either makes its socket readable, or leaves decrypted bytes waiting over TLS."""
     if stream.closed():
         return False
     try:
-        stream.socket.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except BlockingIOError:
-        return True  # nothing to read: open and idle
-    except OSError:
+        readable, _, _ = select.select([stream.socket], [], [], 0)
+        pending = stream.socket.pending() if isinstance(stream.socket, ssl.SSLSocket) else 0
+    except (OSError, ValueError):
         return False
-    return False  # end of stream, or bytes nobody asked for: unusable either way
+    return not readable and not pending
 
 
 class NodeConnections:
@@ -136,55 +148,54 @@ class NodeConnections:
     ) -> NodeResponse:
         """Send a request and answer its response; a successful response's body goes to
         ``sink`` if one is given. Raises ``OSError`` when the node cannot be reached, cuts the
-        connection or takes longer than ``total_seconds``, and what ``sink`` raised."""
+        connection or takes longer than ``total_seconds``, and ``SinkFailed`` when the sink
+        raised."""
         parts = urllib.parse.urlsplit(url)
         default_port = 443 if parts.scheme == "https" else 80
-        node = (parts.scheme, parts.hostname or "", parts.port or default_port)
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
         request_headers = httputil.HTTPHeaders(headers)
         request_headers["Host"] = parts.netloc
         if body_producer is None and method in ("PUT", "POST"):
             request_headers["Content-Length"] = "0"
-        start_line = httputil.RequestStartLine(method, target, "HTTP/1.1")
-        async with self.slots:
-            stream, reused = await self.connection_to(node, connect_seconds)
-            exchange = self.exchange(
-                node, stream, reused, start_line, request_headers, body_producer, sink
-            )
+        request = _Request(
+            (parts.scheme, parts.hostname or "", parts.port or default_port),
+            httputil.RequestStartLine(
+                method, parts.path + (f"?{parts.query}" if parts.query else ""), "HTTP/1.1"
+            ),
+            request_headers,
+            body_producer,
+            sink,
+        )
+        # Bounded like a connection: a request waiting for one of the slots that streaming
+        # transfers hold could otherwise wait for ever, and a copy's read waits on its writes.
+        await asyncio.wait_for(self.slots.acquire(), connect_seconds)
+        try:
+            stream, reused = await self.connection_to(request.node, connect_seconds)
             try:
-                return await asyncio.wait_for(exchange, total_seconds)
+                return await asyncio.wait_for(self.exchange(request, stream, reused), total_seconds)
             except StaleConnection:
                 if body_producer is not None:
                     raise  # some of the body may be gone from the producer
             # The node closed a kept-alive connection as the request went out: a request
             # without a body is safe to send once more, on a new connection.
-            stream = await self.connect(node, connect_seconds)
-            exchange = self.exchange(
-                node, stream, False, start_line, request_headers, body_producer, sink
-            )
-            return await asyncio.wait_for(exchange, total_seconds)
+            stream = await self.connect(request.node, connect_seconds)
+            return await asyncio.wait_for(self.exchange(request, stream, False), total_seconds)
+        finally:
+            self.slots.release()
 
-    async def exchange(
-        self,
-        node: tuple[str, str, int],
-        stream: IOStream,
-        reused: bool,
-        start_line: httputil.RequestStartLine,
-        headers: httputil.HTTPHeaders,
-        body_producer: BodyProducer | None,
-        sink: Sink | None,
-    ) -> NodeResponse:
+    async def exchange(self, request: "_Request", stream: IOStream, reused: bool) -> NodeResponse:
         connection = HTTP1Connection(
             stream,
             True,
-            HTTP1ConnectionParameters(decompress=False, max_body_size=MAX_BODY_BYTES),
+            HTTP1ConnectionParameters(
+                decompress=False, max_body_size=MAX_BODY_BYTES, header_timeout=ANSWER_SECONDS
+            ),
         )
-        answer = _Answer(connection, sink)
+        answer = _Answer(connection, request.sink)
         reusable = False
         try:
-            connection.write_headers(start_line, headers)
-            if body_producer is not None:
-                await body_producer(connection.write)
+            connection.write_headers(request.start_line, request.headers)
+            if request.body_producer is not None:
+                await request.body_producer(connection.write)
             connection.finish()
             try:
                 await connection.read_response(answer)
@@ -203,7 +214,7 @@ class NodeConnections:
             raise
         finally:
             if reusable:
-                self.keep(node, stream)
+                self.keep(request.node, stream)
             else:
                 stream.close()
 
@@ -229,7 +240,11 @@ class NodeConnections:
         )
 
     def keep(self, node: tuple[str, str, int], stream: IOStream) -> None:
+        """Keep a connection for the next request; the oldest idle ones, at the bottom of the
+        pile, go once they are too old to be used."""
         idle = self.idle[node]
+        while idle and time.monotonic() - idle[0][1] >= IDLE_SECONDS:
+            idle.pop(0)[0].close()
         if len(idle) >= MAX_IDLE_PER_NODE:
             stream.close()
             return

@@ -184,6 +184,7 @@ class ObjectHandler(S3Handler):
         directive = headers.get("x-amz-metadata-directive", "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
             raise errors.InvalidArgument("x-amz-metadata-directive must be COPY or REPLACE")
+        await self.services.metadata.require_bucket(bucket)  # before the source is read
         source = await self.services.metadata.get_object(source_bucket, source_key)
         check_preconditions(source, headers, prefix="x-amz-copy-source-")
         if directive == "REPLACE":

@@ -89,7 +89,7 @@ class PartHandler(NodeHandler):
         self.set_header("Content-Type", "application/octet-stream")
         self.set_header("Content-Length", end - start)
         self.set_header("X-Part-Size", part.size)
-        if part.sha256:
+        if first_chunk is None:  # found by its files document, which has the SHA-256
             self.set_header("X-Part-Sha256", part.sha256)
         if not with_body:
             return
