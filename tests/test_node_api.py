@@ -274,6 +274,90 @@ def test_a_part_size_larger_than_the_part_cuts_the_answer_short(node):
     assert len(response.body) < int(response.headers["Content-Length"])
 
 
+SMALL_CHUNK = 1024
+
+
+@pytest.fixture(scope="module")
+def small_chunk_node(mongo_uri, tmp_path_factory):
+    """A node with 1 KiB chunks, so that a part of some KiB has more chunks than a read looks
+    up one by one."""
+    prefix = unique_prefix()
+    node = standalone_node(
+        mongo_uri,
+        prefix,
+        tmp_path_factory.mktemp("small-chunk-logs"),
+        "--chunk-size-bytes",
+        str(SMALL_CHUNK),
+    )
+    start_all([node])
+    yield node
+    node.stop()
+    drop_databases(mongo_uri, prefix)
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [
+        (None, 0, 40 * SMALL_CHUNK + 10),
+        ("bytes=5-30000", 5, 30000),
+        (f"bytes={SMALL_CHUNK}-{20 * SMALL_CHUNK}", SMALL_CHUNK, 20 * SMALL_CHUNK),
+        ("bytes=-100", 40 * SMALL_CHUNK - 89, 40 * SMALL_CHUNK + 10),
+    ],
+)
+def test_a_read_of_many_chunks_answers_exactly_those_bytes(small_chunk_node, header, first, last):
+    content = os.urandom(40 * SMALL_CHUNK + 11)
+    part_id = stored(small_chunk_node, content)
+
+    response = small_chunk_node.request(
+        "GET", f"/_node/parts/{part_id}", headers={"Range": header} if header else {}
+    )
+
+    assert response.status == (206 if header else 200)
+    assert response.body == content[first : last + 1]
+
+
+def test_a_read_of_many_chunks_stored_out_of_order_still_answers_them_in_order(
+    small_chunk_node, mongo_uri
+):
+    content = os.urandom(30 * SMALL_CHUNK)
+    part_id = stored(small_chunk_node, content)
+    with pymongo.MongoClient(mongo_uri) as client:  # the chunks again, the last one first
+        chunks = client[small_chunk_node.db][f"{BUCKET_NAME}.chunks"]
+        documents = list(chunks.find({"files_id": part_id}))
+        chunks.delete_many({"files_id": part_id})
+        chunks.insert_many(sorted(documents, key=lambda chunk: -chunk["n"]))
+
+    response = small_chunk_node.request("GET", f"/_node/parts/{part_id}")
+
+    assert response.status == 200
+    assert response.body == content
+
+
+def test_a_part_of_many_chunks_is_deleted_whole(small_chunk_node, mongo_uri):
+    part_id = stored(small_chunk_node, os.urandom(40 * SMALL_CHUNK))
+
+    assert small_chunk_node.request("DELETE", f"/_node/parts/{part_id}").status == 204
+
+    assert small_chunk_node.request("GET", f"/_node/parts/{part_id}").status == 404
+    with pymongo.MongoClient(mongo_uri) as client:
+        chunks = client[small_chunk_node.db][f"{BUCKET_NAME}.chunks"]
+        assert chunks.count_documents({"files_id": part_id}) == 0
+
+
+def test_what_a_crashed_upload_of_many_chunks_left_is_deleted_whole(small_chunk_node, mongo_uri):
+    part_id = new_part_id()
+    with pymongo.MongoClient(mongo_uri) as client:
+        chunks = client[small_chunk_node.db][f"{BUCKET_NAME}.chunks"]
+        chunks.insert_many(
+            {"_id": f"{part_id}/{n}", "files_id": part_id, "n": n, "data": b"x" * SMALL_CHUNK}
+            for n in range(30)
+        )
+
+        assert small_chunk_node.request("DELETE", f"/_node/parts/{part_id}").status == 204
+
+        assert chunks.count_documents({"files_id": part_id}) == 0
+
+
 def test_head_with_a_range_describes_that_range(node, ranged_part):
     part_id, content = ranged_part
 
