@@ -236,6 +236,9 @@ async def database_floor_async(
     run: int,
     database_pid: int,
 ) -> dict[str, float]:
+    """Every size at every concurrency, PUT then GET, in databases ``<prefix>_node_0..5`` and
+    ``<prefix>_gw`` (dropped at the end); figures keyed like ``small.cell_name`` with the target
+    "database floor", CPU per request split into ``database`` and ``client``."""
     results: dict[str, float] = {}
     floor = await Floor.open(mongo_uri, prefix)
     try:
@@ -251,18 +254,6 @@ async def database_floor_async(
     return results
 
 
-def database_floor(
-    mongo_uri: str,
-    prefix: str,
-    sizes: list[int],
-    concurrencies: list[int],
-    seconds: float,
-    run: int,
-    database_pid: int,
-) -> dict[str, float]:
-    """Every size at every concurrency, PUT then GET, in databases ``<prefix>_node_0..5`` and
-    ``<prefix>_gw`` (dropped at the end); figures keyed like ``small.cell_name`` with the target
-    "database floor", CPU per request split into ``database`` and ``client``."""
-    return asyncio.run(
-        database_floor_async(mongo_uri, prefix, sizes, concurrencies, seconds, run, database_pid)
-    )
+def database_floor(*args, **kwargs) -> dict[str, float]:
+    """``database_floor_async``, run to its end."""
+    return asyncio.run(database_floor_async(*args, **kwargs))
