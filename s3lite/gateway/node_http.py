@@ -2,11 +2,11 @@
 
 Tornado's ``AsyncHTTPClient`` opens a new TCP connection, and resolves the host in a thread, for
 every request. An object PUT or GET makes six node requests, so for small objects that was a
-fifth of the gateway's CPU and as much again in the nodes. This client keeps the idle connections
-to each node and runs every request on Tornado's own HTTP/1.1 implementation
-(``HTTP1Connection``): request bodies come from a producer as they arrive, and a response body
-goes to an awaitable sink that is waited for before more is read (flow control), or is collected
-when it is small (JSON answers, errors).
+quarter of the gateway's CPU (9.7 ms per 4 KiB PUT before this client, 7.3 after). This client
+keeps the idle connections to each node and runs every request on Tornado's own HTTP/1.1
+implementation (``HTTP1Connection``): request bodies come from a producer as they arrive, and a
+response body goes to an awaitable sink that is waited for before more is read (flow control), or
+is collected when it is small (JSON answers, errors).
 """
 
 import asyncio
