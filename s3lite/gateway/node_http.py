@@ -118,7 +118,9 @@ def is_idle_and_open(stream: IOStream) -> bool:
     if stream.closed():
         return False
     try:
-        readable, _, _ = select.select([stream.socket], [], [], 0)
+        poll = select.poll()  # not select(): it fails on descriptors above 1023
+        poll.register(stream.socket, select.POLLIN)
+        readable = poll.poll(0)
         pending = stream.socket.pending() if isinstance(stream.socket, ssl.SSLSocket) else 0
     except (OSError, ValueError):
         return False
