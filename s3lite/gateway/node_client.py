@@ -18,8 +18,9 @@ from s3lite.gateway.node_http import NodeConnections, NodeResponse, SinkFailed
 
 CHUNKS_IN_FLIGHT = 8  # per part being sent; with 64 KiB chunks about half a MiB
 CONNECT_SECONDS = 5.0
-# A part of a large object may take a long time to stream; slowness is bounded elsewhere
-# (the client's idle timeout, the node's), not by a total time per part.
+# For a stat or a delete. Part transfers have no total time limit, since a part of a large object
+# may stream for long: their slowness is bounded elsewhere (the client's idle timeout, the
+# node's, and the wait for a node's answer to start, ``node_http.ANSWER_SECONDS``).
 SMALL_REQUEST_SECONDS = 10.0
 
 
