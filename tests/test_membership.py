@@ -18,8 +18,8 @@ import pymongo
 import pytest
 from botocore.exceptions import ClientError
 
-from s3lite.gateway.nodes import PLACEMENT_VIEW_SECONDS
-from s3lite.gateway.splitting import PARTS_PER_OBJECT, part_boundaries
+from s3lite.gateway.cluster.registry import PLACEMENT_VIEW_SECONDS
+from s3lite.gateway.data.splitting import PARTS_PER_OBJECT, part_boundaries
 from tests.processes import Cluster, GatewayProcess, free_port, wait_until
 
 KIB = 1024

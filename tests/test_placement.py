@@ -5,7 +5,7 @@ import random
 import pytest
 
 from s3lite.errors import InsufficientNodes
-from s3lite.gateway.placement import NodeLoad, choose_nodes
+from s3lite.gateway.cluster.placement import NodeLoad, choose_nodes
 
 
 def loads(*assigned, capacity=0):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from s3lite.gateway.splitting import PARTS_PER_OBJECT, Span, overlapping, part_boundaries
+from s3lite.gateway.data.splitting import PARTS_PER_OBJECT, Span, overlapping, part_boundaries
 
 
 @pytest.mark.parametrize("size", [0, 1, 5, 6, 7, 11, 12, 13, 1024 * 1024 + 1, 10**12 + 3])

@@ -4,13 +4,13 @@ from tornado.web import Application
 
 from s3lite import db
 from s3lite.config import GatewayConfig
-from s3lite.gateway import cluster_handlers, s3_handlers
-from s3lite.gateway.collector import OrphanCollector
-from s3lite.gateway.metadata import Metadata
-from s3lite.gateway.node_client import NodeClient
-from s3lite.gateway.node_http import NodeConnections
-from s3lite.gateway.nodes import NodeRegistry
-from s3lite.gateway.parts import PartRemover
+from s3lite.gateway.api import cluster, s3_routes
+from s3lite.gateway.cluster.registry import NodeRegistry
+from s3lite.gateway.data.node_client import NodeClient
+from s3lite.gateway.data.node_http import NodeConnections
+from s3lite.gateway.data.removal import PartRemover
+from s3lite.gateway.maintenance.collector import OrphanCollector
+from s3lite.gateway.metadata.store import Metadata
 from s3lite.gateway.services import GatewayServices
 from s3lite.server import serve_until_stopped
 from s3lite.tasks import BackgroundTasks, every
@@ -22,7 +22,7 @@ SMALL_BODY_LIMIT = 1024 * 1024
 
 def make_app(services: GatewayServices) -> Application:
     # Cluster routes come first: "_cluster" is not a valid bucket name, so nothing is shadowed.
-    return Application(cluster_handlers.routes(services) + s3_handlers.routes(services))
+    return Application(cluster.routes(services) + s3_routes.routes(services))
 
 
 async def run(config: GatewayConfig) -> None:

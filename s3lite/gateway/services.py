@@ -3,13 +3,13 @@
 from dataclasses import dataclass
 
 from s3lite.config import GatewayConfig
-from s3lite.gateway.download import ObjectReader
-from s3lite.gateway.metadata import Metadata, ObjectRecord, UploadedPart
-from s3lite.gateway.multipart import MultipartUploads
-from s3lite.gateway.node_client import NodeClient
-from s3lite.gateway.nodes import NodeRegistry
-from s3lite.gateway.parts import PartRemover
-from s3lite.gateway.upload import ObjectInfo, ObjectUpload
+from s3lite.gateway.cluster.registry import NodeRegistry
+from s3lite.gateway.data.download import ObjectReader
+from s3lite.gateway.data.multipart import MultipartUploads
+from s3lite.gateway.data.node_client import NodeClient
+from s3lite.gateway.data.removal import PartRemover
+from s3lite.gateway.data.upload import ObjectInfo, ObjectUpload
+from s3lite.gateway.metadata.store import Metadata, ObjectRecord, UploadedPart
 from s3lite.tasks import BackgroundTasks
 
 

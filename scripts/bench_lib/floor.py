@@ -39,8 +39,8 @@ from bench_lib.measure import CpuMeter
 from bench_lib.small import GET_KEYS, Cell, figures, size_label
 from s3lite.config import NodeConfig
 from s3lite.db import connect
-from s3lite.gateway.metadata import ObjectRecord, PartRecord, object_id
-from s3lite.gateway.splitting import PARTS_PER_OBJECT, part_boundaries
+from s3lite.gateway.data.splitting import PARTS_PER_OBJECT, part_boundaries
+from s3lite.gateway.metadata.store import ObjectRecord, PartRecord, object_id
 from s3lite.node.store import CHUNKS_PER_INSERT, PartStore, chunk_id
 
 NAME = "database floor"  # figures are "small database floor PUT 4 KiB x16 ops/s" and so on

@@ -6,7 +6,7 @@ import asyncio
 from tornado.web import RequestHandler, stream_request_body
 
 from s3lite import errors
-from s3lite.gateway.s3_base import OWNER, S3Handler
+from s3lite.gateway.api.s3_base import OWNER, S3Handler
 from s3lite.s3 import acl, request_xml, xml
 from s3lite.s3 import multipart as multipart_xml
 from s3lite.s3.errors import s3_status_and_code

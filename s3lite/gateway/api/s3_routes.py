@@ -1,8 +1,8 @@
 """The object API: Amazon S3, path style. Handlers stay thin; the work is in the services."""
 
-from s3lite.gateway.bucket_handlers import BucketHandler
-from s3lite.gateway.object_handlers import ObjectHandler
-from s3lite.gateway.s3_base import OWNER, S3Handler
+from s3lite.gateway.api.buckets import BucketHandler
+from s3lite.gateway.api.objects import ObjectHandler
+from s3lite.gateway.api.s3_base import OWNER, S3Handler
 from s3lite.gateway.services import GatewayServices
 from s3lite.s3 import xml
 

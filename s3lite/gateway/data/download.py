@@ -5,10 +5,10 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from s3lite.errors import NodeUnavailable, NoSuchPart, PartCorrupted
-from s3lite.gateway.metadata import ObjectRecord, PartRecord
-from s3lite.gateway.node_client import NodeClient
-from s3lite.gateway.nodes import NodeRegistry
-from s3lite.gateway.splitting import Span, overlapping
+from s3lite.gateway.cluster.registry import NodeRegistry
+from s3lite.gateway.data.node_client import NodeClient
+from s3lite.gateway.data.splitting import Span, overlapping
+from s3lite.gateway.metadata.store import ObjectRecord, PartRecord
 
 log = logging.getLogger(__name__)
 

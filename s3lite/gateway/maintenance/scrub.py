@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from s3lite import db
 from s3lite.config import GatewayConfig
 from s3lite.errors import NodeUnavailable, NoSuchPart, PartCorrupted
-from s3lite.gateway.metadata import Metadata, ObjectRecord, PartRecord
-from s3lite.gateway.node_client import NodeClient
-from s3lite.gateway.node_http import NodeConnections
-from s3lite.gateway.nodes import NodeRegistry
+from s3lite.gateway.cluster.registry import NodeRegistry
+from s3lite.gateway.data.node_client import NodeClient
+from s3lite.gateway.data.node_http import NodeConnections
+from s3lite.gateway.metadata.store import Metadata, ObjectRecord, PartRecord
 
 
 @dataclass

@@ -9,9 +9,9 @@ that began before may still be streaming them.
 import asyncio
 import logging
 
-from s3lite.gateway.metadata import Metadata, PartRecord
-from s3lite.gateway.node_client import NodeClient
-from s3lite.gateway.nodes import NodeRegistry
+from s3lite.gateway.cluster.registry import NodeRegistry
+from s3lite.gateway.data.node_client import NodeClient
+from s3lite.gateway.metadata.store import Metadata, PartRecord
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ its parts, unless the upload did become an object and only its intent was left.
 import logging
 from datetime import timedelta
 
-from s3lite.gateway.metadata import Metadata, PartRecord, now
-from s3lite.gateway.parts import PartRemover
+from s3lite.gateway.data.removal import PartRemover
+from s3lite.gateway.metadata.store import Metadata, PartRecord, now
 
 log = logging.getLogger(__name__)
 

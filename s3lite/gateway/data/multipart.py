@@ -9,14 +9,14 @@ import hashlib
 from dataclasses import replace
 
 from s3lite.errors import EntityTooSmall, InvalidPart, InvalidPartOrder, NoSuchUpload
-from s3lite.gateway.metadata import (
+from s3lite.gateway.data.removal import PartRemover
+from s3lite.gateway.metadata.store import (
     Metadata,
     ObjectRecord,
     PartRecord,
     UploadedPart,
     newest_attempts,
 )
-from s3lite.gateway.parts import PartRemover
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # all parts but the last, as S3 requires
 

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pymongo.asynchronous.database import AsyncDatabase
 
 from s3lite.errors import InvalidArgument, NodeUnavailable, NodeUrlConflict, UnknownNode
-from s3lite.gateway.placement import NodeLoad, choose_nodes
+from s3lite.gateway.cluster.placement import NodeLoad, choose_nodes
 
 # Heartbeats of less than this are not trusted to arrive on time (scheduling, GC pauses).
 MIN_DOWN_AFTER_SECONDS = 2.0

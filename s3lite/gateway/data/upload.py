@@ -25,11 +25,11 @@ from s3lite.errors import (
     NoSuchUpload,
     RequestTimeout,
 )
-from s3lite.gateway.metadata import Metadata, ObjectRecord, PartRecord, UploadedPart
-from s3lite.gateway.node_client import NodeClient, PartSender
-from s3lite.gateway.nodes import NodeRegistry
-from s3lite.gateway.parts import PartRemover
-from s3lite.gateway.splitting import PARTS_PER_OBJECT, Span, part_boundaries
+from s3lite.gateway.cluster.registry import NodeRegistry
+from s3lite.gateway.data.node_client import NodeClient, PartSender
+from s3lite.gateway.data.removal import PartRemover
+from s3lite.gateway.data.splitting import PARTS_PER_OBJECT, Span, part_boundaries
+from s3lite.gateway.metadata.store import Metadata, ObjectRecord, PartRecord, UploadedPart
 from s3lite.s3.checksums import HEADER_PREFIX, StreamChecksum
 
 log = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ from tornado.web import stream_request_body
 
 from s3lite import errors
 from s3lite.byteranges import content_range, parse_copy_range, parse_range
-from s3lite.gateway.metadata import newest_attempts
-from s3lite.gateway.s3_base import DEFAULT_CONTENT_TYPE, OWNER, USER_METADATA_PREFIX, S3Handler
-from s3lite.gateway.spool import Spool
-from s3lite.gateway.upload import ObjectInfo, ObjectUpload, parse_content_md5
+from s3lite.gateway.api.s3_base import DEFAULT_CONTENT_TYPE, OWNER, USER_METADATA_PREFIX, S3Handler
+from s3lite.gateway.data.spool import Spool
+from s3lite.gateway.data.upload import ObjectInfo, ObjectUpload, parse_content_md5
+from s3lite.gateway.metadata.store import newest_attempts
 from s3lite.numbers import is_decimal
 from s3lite.s3 import acl, xml
 from s3lite.s3 import multipart as multipart_xml
