@@ -1,88 +1,90 @@
 """Objects: streamed PUT, GET and HEAD by range, DELETE, copy, and the multipart calls."""
 
-import email.utils
 import logging
-import urllib.parse
-from datetime import UTC
 
 from tornado.iostream import StreamClosedError
-from tornado.web import stream_request_body
 
 from s3lite import errors
 from s3lite.byteranges import content_range, parse_copy_range, parse_range
-from s3lite.gateway.api.s3_base import DEFAULT_CONTENT_TYPE, OWNER, USER_METADATA_PREFIX, S3Handler
+from s3lite.gateway.api.s3_base import OWNER, S3Handler
 from s3lite.gateway.data.spool import Spool
-from s3lite.gateway.data.upload import ObjectInfo, ObjectUpload, parse_content_md5
-from s3lite.gateway.metadata.store import newest_attempts
+from s3lite.gateway.data.upload import ObjectInfo, ObjectUpload
+from s3lite.gateway.metadata.records import newest_attempts
 from s3lite.numbers import is_decimal
 from s3lite.s3 import acl, xml
 from s3lite.s3 import multipart as multipart_xml
 from s3lite.s3.checksums import HEADER_PREFIX, requested_checksum
 from s3lite.s3.chunked import MAX_LINE, AwsChunkedDecoder, check_payload_kind, is_aws_chunked
+from s3lite.s3.multipart import parse_part_number
 from s3lite.s3.names import validate_bucket_name, validate_key
+from s3lite.s3.object_headers import (
+    DEFAULT_CONTENT_TYPE,
+    RESPONSE_OVERRIDES,
+    parse_content_md5,
+    parse_copy_source,
+    stored_http_headers,
+    user_metadata,
+)
+from s3lite.s3.preconditions import check_preconditions
+from s3lite.s3.router import Body, Operation
 
 log = logging.getLogger(__name__)
-UNSUPPORTED_OBJECT_QUERIES = {
-    "tagging",
-    "retention",
-    "legal-hold",
-    "attributes",
-    "restore",
-    "torrent",
-    "select",
-}
-STORED_HTTP_HEADERS = (
-    "Cache-Control",
-    "Content-Disposition",
-    "Content-Encoding",
-    "Content-Language",
-    "Expires",
-)
-RESPONSE_OVERRIDES = {
-    "response-content-type": "Content-Type",
-    "response-content-language": "Content-Language",
-    "response-expires": "Expires",
-    "response-cache-control": "Cache-Control",
-    "response-content-disposition": "Content-Disposition",
-    "response-content-encoding": "Content-Encoding",
+# Operations that may carry x-amz-acl or x-amz-grant-* headers, checked before the body.
+TAKES_ACL_HEADERS = {
+    Operation.PUT_OBJECT,
+    Operation.COPY_OBJECT,
+    Operation.UPLOAD_PART,
+    Operation.UPLOAD_PART_COPY,
+    Operation.CREATE_MULTIPART_UPLOAD,
+    Operation.COMPLETE_MULTIPART_UPLOAD,
 }
 
 
-@stream_request_body
 class ObjectHandler(S3Handler):
-    """One object: PUT, GET, HEAD, DELETE, and the multipart calls (``?uploads``,
-    ``?uploadId=``), which all name the object they build."""
+    """One object: PUT, GET, HEAD, DELETE, copies, ACLs, and the multipart calls, which all
+    name the object they build."""
 
     upload: ObjectUpload | None = None
     spool: Spool | None = None
     decoder: AwsChunkedDecoder | None = None
     part_number: int | None = None
 
-    streams_body = True
-
-    async def check_request(self):
+    def resource(self) -> tuple[str, str]:
         bucket, key = self.path_args
         validate_bucket_name(bucket)
         validate_key(key)
-        self.refuse_unsupported(UNSUPPORTED_OBJECT_QUERIES)
-        upload_id = self.get_query_argument("uploadId", None)
-        if self.get_query_argument("partNumber", None) is not None and upload_id is None:
-            raise errors.NotImplementedYet("reading one part of an object is not supported yet")
-        if self.request.method in ("PUT", "POST") and "acl" not in self.request.query_arguments:
+        return bucket, key
+
+    def actions(self):
+        return {
+            Operation.PUT_OBJECT: self.put_object,
+            Operation.UPLOAD_PART: self.upload_part,
+            Operation.COPY_OBJECT: self.copy_object,
+            Operation.UPLOAD_PART_COPY: self.upload_part_copy,
+            Operation.PUT_OBJECT_ACL: self.put_object_acl,
+            Operation.GET_OBJECT_ACL: self.get_object_acl,
+            Operation.GET_OBJECT: self.get_object,
+            Operation.HEAD_OBJECT: self.head_object,
+            Operation.DELETE_OBJECT: self.delete_object,
+            Operation.LIST_PARTS: self.list_parts,
+            Operation.CREATE_MULTIPART_UPLOAD: self.create_multipart_upload,
+            Operation.COMPLETE_MULTIPART_UPLOAD: self.complete_multipart_upload,
+            Operation.ABORT_MULTIPART_UPLOAD: self.abort_multipart_upload,
+        }
+
+    async def before_body(self):
+        if self.operation in TAKES_ACL_HEADERS:
             acl.check_acl_headers(self.request.headers)
-        if self.request.method == "PUT" and "x-amz-copy-source" in self.request.headers:
-            return  # a copy has no body; ``put`` does the work
-        if self.request.method == "PUT" and "acl" in self.request.query_arguments:
-            self.expect_small_body()
-        elif self.request.method == "PUT":
-            if upload_id is not None:
-                await self.services.multipart.require_open(bucket, key, upload_id)
-                self.part_number = parse_part_number(self.get_query_argument("partNumber", ""))
+        bucket, key = self.path_args
+        if self.operation is Operation.UPLOAD_PART:
+            await self.services.multipart.require_open(bucket, key, self.upload_id())
+            self.part_number = parse_part_number(self.get_query_argument("partNumber", ""))
+        if self.operation.body is Body.STREAM:
             await self.start_upload(bucket, key)
-        elif self.request.method == "POST":
-            if is_aws_chunked(self.request.headers):
-                raise errors.NotImplementedYet("aws-chunked bodies are taken for uploads only")
-            self.expect_small_body()
+
+    def upload_id(self) -> str:
+        """S3's UploadId of the multipart upload this request is about."""
+        return self.get_query_argument("uploadId")
 
     async def start_upload(self, bucket: str, key: str) -> None:
         await self.services.metadata.require_bucket(bucket)
@@ -105,7 +107,7 @@ class ObjectHandler(S3Handler):
             raise errors.MissingContentLength()
         if length is not None and int(length) > limit:
             raise errors.EntityTooLarge(f"{length} bytes is more than the limit of {limit}")
-        self.upload = self.services.new_upload(
+        self.upload = self.services.objects.new_upload(
             ObjectInfo(
                 bucket=bucket,
                 key=key,
@@ -115,7 +117,7 @@ class ObjectHandler(S3Handler):
                 content_md5=parse_content_md5(headers.get("Content-MD5")),
                 content_sha256=self.signed.body_sha256 if self.signed else None,
                 checksum=requested_checksum(headers, trailing=self.decoder is not None),
-                multipart_part=(self.get_query_argument("uploadId"), self.part_number)
+                multipart_part=(self.upload_id(), self.part_number)
                 if self.part_number is not None
                 else None,
             )
@@ -131,62 +133,59 @@ class ObjectHandler(S3Handler):
             check_payload_kind(payload)
         return AwsChunkedDecoder(self.signed.chunk_signer if self.signed else None)
 
-    async def data_received(self, chunk: bytes) -> None:
-        if self._finished or self.refusal is not None:
+    async def take_body(self, chunk: bytes) -> None:
+        if self.operation.body is not Body.STREAM:
+            await super().take_body(chunk)
             return
-        try:
-            if self.small_body is not None:
-                self.take_small_body_chunk(chunk)
-                return
-            for data in self.decoder.feed(chunk) if self.decoder else (chunk,):
-                if self.spool is not None:
-                    await self.spool.write(data)
-                else:
-                    await self.upload.write(data)
-        except Exception:
-            self.fail_now()
-
-    async def put(self, bucket: str, key: str):
-        if self.small_body is not None:  # ?acl
-            await self.services.metadata.get_object(bucket, key)
-            self.put_acl(self.small_body_checked())
-            return
-        copy_source = self.request.headers.get("x-amz-copy-source")
-        if copy_source is not None:
-            upload_id = self.get_query_argument("uploadId", None)
-            if upload_id is None:
-                await self.copy_object(copy_source, bucket, key)
+        for data in self.decoder.feed(chunk) if self.decoder else (chunk,):
+            if self.spool is not None:
+                await self.spool.write(data)
             else:
-                await self.copy_part(copy_source, bucket, key, upload_id)
-            return
+                await self.upload.write(data)
+
+    async def finish_body(self) -> None:
+        """The body has all arrived: take its trailers, and send on what was spooled."""
         if self.decoder is not None:
             self.upload.take_trailers(self.decoder.finish())
         if self.spool is not None:
             await self.upload.begin(self.spool.size)
             async for block in self.spool.read():
                 await self.upload.write(block)
-        if self.part_number is not None:
-            upload_id = self.get_query_argument("uploadId")
-            stored = await self.upload.commit_as_part(upload_id, self.part_number)
-            etag = stored.etag
-        else:
-            record = await self.upload.commit()
-            etag = record.etag
-            if record.checksum:
-                self.set_header(HEADER_PREFIX + record.checksum[0], record.checksum[1])
+
+    async def put_object(self, bucket: str, key: str):
+        await self.finish_body()
+        record = await self.upload.commit()
         self.upload = None
-        self.set_header("ETag", f'"{etag}"')
+        if record.checksum:
+            self.set_header(HEADER_PREFIX + record.checksum[0], record.checksum[1])
+        self.set_header("ETag", f'"{record.etag}"')
         self.finish()
 
-    async def copy_object(self, copy_source: str, bucket: str, key: str) -> None:
-        source_bucket, source_key = parse_copy_source(copy_source)
+    async def upload_part(self, bucket: str, key: str):
+        await self.finish_body()
+        stored = await self.upload.commit_as_part(self.upload_id(), self.part_number)
+        self.upload = None
+        self.set_header("ETag", f'"{stored.etag}"')
+        self.finish()
+
+    async def put_object_acl(self, bucket: str, key: str):
+        body = self.document_checked()
+        await self.services.metadata.get_object(bucket, key)
+        self.put_acl(body)
+
+    async def get_object_acl(self, bucket: str, key: str):
+        await self.services.metadata.get_object(bucket, key)
+        self.write_xml(acl.owner_policy_xml(*OWNER))
+
+    async def copy_object(self, bucket: str, key: str) -> None:
         headers = self.request.headers
+        source_bucket, source_key = parse_copy_source(headers["x-amz-copy-source"])
         directive = headers.get("x-amz-metadata-directive", "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
             raise errors.InvalidArgument("x-amz-metadata-directive must be COPY or REPLACE")
         await self.services.metadata.require_bucket(bucket)  # before the source is read
         source = await self.services.metadata.get_object(source_bucket, source_key)
-        check_preconditions(source, headers, prefix="x-amz-copy-source-")
+        check_preconditions(source.etag, source.last_modified, headers, "x-amz-copy-source-")
         if directive == "REPLACE":
             target = ObjectInfo(
                 bucket,
@@ -204,71 +203,51 @@ class ObjectHandler(S3Handler):
             target = ObjectInfo(
                 bucket, key, source.content_type, source.user_metadata, source.http_headers
             )
-        record = await self.services.copy_object(source, target)
+        record = await self.services.objects.copy(source, target)
         self.write_xml(xml.copy_object_xml(record.etag, record.last_modified))
 
-    async def copy_part(self, copy_source: str, bucket: str, key: str, upload_id: str) -> None:
-        """UploadPartCopy: a range of an object (or all of it) becomes one part of an upload."""
+    async def upload_part_copy(self, bucket: str, key: str) -> None:
+        """A range of an object (or all of it) becomes one part of a multipart upload."""
+        headers = self.request.headers
+        upload_id = self.upload_id()
         await self.services.multipart.require_open(bucket, key, upload_id)
         part_number = parse_part_number(self.get_query_argument("partNumber", ""))
-        source = await self.services.metadata.get_object(*parse_copy_source(copy_source))
-        check_preconditions(source, self.request.headers, prefix="x-amz-copy-source-")
-        span = parse_copy_range(self.request.headers.get("x-amz-copy-source-range"), source.size)
+        source = await self.services.metadata.get_object(
+            *parse_copy_source(headers["x-amz-copy-source"])
+        )
+        check_preconditions(source.etag, source.last_modified, headers, "x-amz-copy-source-")
+        span = parse_copy_range(headers.get("x-amz-copy-source-range"), source.size)
         target = ObjectInfo(
             bucket, key, DEFAULT_CONTENT_TYPE, [], multipart_part=(upload_id, part_number)
         )
-        part = await self.services.copy_object(source, target, span)
+        part = await self.services.objects.copy(source, target, span)
         self.write_xml(multipart_xml.copy_part_xml(part.etag, part.last_modified))
 
-    async def post(self, bucket: str, key: str):
-        body = self.small_body_checked()
-        multipart = self.services.multipart
-        upload_id = self.get_query_argument("uploadId", None)
-        if "uploads" in self.request.query_arguments:
-            await self.services.metadata.require_bucket(bucket)
-            upload_id = await self.services.metadata.create_multipart(
-                bucket,
-                key,
-                self.request.headers.get("Content-Type", DEFAULT_CONTENT_TYPE),
-                user_metadata(self.request.headers),
-                stored_http_headers(self.request.headers),
-            )
-            self.write_xml(multipart_xml.initiate_xml(bucket, key, upload_id))
-        elif upload_id is not None:
-            requested = multipart_xml.parse_complete_request(body)
-            etag = await multipart.complete(bucket, key, upload_id, requested)
-            location = f"{self.request.protocol}://{self.request.host}/{bucket}/{key}"
-            self.write_xml(multipart_xml.complete_xml(location, bucket, key, etag))
-        else:
-            raise errors.NotImplementedYet("POST object uploads (HTML forms) are not supported")
+    async def create_multipart_upload(self, bucket: str, key: str):
+        self.document_checked()
+        await self.services.metadata.require_bucket(bucket)
+        upload_id = await self.services.metadata.create_multipart(
+            bucket,
+            key,
+            self.request.headers.get("Content-Type", DEFAULT_CONTENT_TYPE),
+            user_metadata(self.request.headers),
+            stored_http_headers(self.request.headers),
+        )
+        self.write_xml(multipart_xml.initiate_xml(bucket, key, upload_id))
 
-    def on_finish(self):
-        self.release_upload()
+    async def complete_multipart_upload(self, bucket: str, key: str):
+        requested = multipart_xml.parse_complete_request(self.document_checked())
+        etag = await self.services.multipart.complete(bucket, key, self.upload_id(), requested)
+        location = f"{self.request.protocol}://{self.request.host}/{bucket}/{key}"
+        self.write_xml(multipart_xml.complete_xml(location, bucket, key, etag))
 
-    def on_connection_close(self):
-        super().on_connection_close()  # ends a handler still waiting for the rest of the body
-        self.release_upload()
+    async def abort_multipart_upload(self, bucket: str, key: str):
+        await self.services.multipart.abort(bucket, key, self.upload_id())
+        self.set_status(204)
+        self.finish()
 
-    def release_upload(self) -> None:
-        if self.spool is not None:
-            self.spool.close()
-            self.spool = None
-        if self.upload is not None:
-            upload, self.upload = self.upload, None
-            self.services.tasks.spawn(upload.abort(), f"abort upload {upload.upload_id}")
-
-    async def head(self, bucket: str, key: str):
-        await self.send_object(bucket, key, with_body=False)
-
-    async def get(self, bucket: str, key: str):
-        if "acl" in self.request.query_arguments:
-            await self.services.metadata.get_object(bucket, key)
-            self.write_xml(acl.owner_policy_xml(*OWNER))
-            return
-        upload_id = self.get_query_argument("uploadId", None)
-        if upload_id is None:
-            await self.send_object(bucket, key, with_body=True)
-            return
+    async def list_parts(self, bucket: str, key: str):
+        upload_id = self.upload_id()
         await self.services.multipart.require_open(bucket, key, upload_id)
         marker = parse_part_number(self.get_query_argument("part-number-marker", "0"), low=0)
         max_parts = min(parse_part_number(self.get_query_argument("max-parts", "1000")), 1000)
@@ -289,18 +268,39 @@ class ObjectHandler(S3Handler):
             )
         )
 
+    def on_finish(self):
+        self.release_upload()
+
+    def on_connection_close(self):
+        super().on_connection_close()  # ends a handler still waiting for the rest of the body
+        self.release_upload()
+
+    def release_upload(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
+        if self.upload is not None:
+            upload, self.upload = self.upload, None
+            self.services.tasks.spawn(upload.abort(), f"abort upload {upload.write_id}")
+
+    async def head_object(self, bucket: str, key: str):
+        await self.send_object(bucket, key, with_body=False)
+
+    async def get_object(self, bucket: str, key: str):
+        await self.send_object(bucket, key, with_body=True)
+
     async def open_object(self, bucket: str, key: str, with_body: bool):
         """The object's record, the span asked for, and a reader whose nodes all answered.
 
         An overwrite or delete that lands between reading the record and checking the nodes
-        removes the parts just found; the record is then read once more, as S3 serves either
+        removes the shards just found; the record is then read once more, as S3 serves either
         the old or the new object, never an error in between.
         """
         for attempt in range(2):
             record = await self.services.metadata.get_object(bucket, key)
-            check_preconditions(record, self.request.headers)
+            check_preconditions(record.etag, record.last_modified, self.request.headers)
             span = parse_range(self.request.headers.get("Range"), record.size)
-            reader = self.services.reader(record, *(span or (0, record.size)))
+            reader = self.services.objects.reader(record, *(span or (0, record.size)))
             if not with_body:
                 return record, span, reader
             try:
@@ -308,7 +308,7 @@ class ObjectHandler(S3Handler):
                 return record, span, reader
             except errors.NodeUnavailable:
                 latest = await self.services.metadata.get_object(bucket, key)
-                if attempt or latest.upload_id == record.upload_id:
+                if attempt or latest.write_id == record.write_id:
                     raise
 
     async def send_object(self, bucket: str, key: str, with_body: bool) -> None:
@@ -349,85 +349,7 @@ class ObjectHandler(S3Handler):
         self.write(chunk)
         await self.flush()
 
-    async def delete(self, bucket: str, key: str):
-        upload_id = self.get_query_argument("uploadId", None)
-        if upload_id is None:
-            await self.services.delete_object(bucket, key)
-        else:
-            await self.services.multipart.abort(bucket, key, upload_id)
+    async def delete_object(self, bucket: str, key: str):
+        await self.services.objects.delete(bucket, key)
         self.set_status(204)
         self.finish()
-
-
-def parse_copy_source(header: str) -> tuple[str, str]:
-    """``x-amz-copy-source``: ``bucket/key`` or ``/bucket/key``, percent-encoded."""
-    path, _, version = header.partition("?")
-    if version and version != "versionId=null":
-        raise errors.NotImplementedYet("copying a version of an object is not supported")
-    bucket, _, key = urllib.parse.unquote(path).lstrip("/").partition("/")
-    validate_bucket_name(bucket)
-    validate_key(key)
-    return bucket, key
-
-
-def check_preconditions(record, headers, prefix: str = "") -> None:
-    """If-Match, If-None-Match, If-Modified-Since and If-Unmodified-Since, read as S3 reads
-    them (on a copy, the same headers prefixed with ``x-amz-copy-source-``)."""
-    etag = f'"{record.etag}"'
-
-    def matches(value: str) -> bool:
-        wanted = [tag.strip() for tag in value.split(",")]
-        return "*" in wanted or etag in wanted or record.etag in wanted
-
-    def since(name: str):
-        value = headers.get(prefix + name)
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return parsed if parsed is None or parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-    modified = record.last_modified.replace(microsecond=0)
-    if_match, if_none_match = (
-        headers.get(prefix + "If-Match"),
-        headers.get(prefix + "If-None-Match"),
-    )
-    unmodified_since, modified_since = since("If-Unmodified-Since"), since("If-Modified-Since")
-    if if_match is not None and not matches(if_match):
-        raise errors.PreconditionFailed(Condition="If-Match")
-    if if_match is None and unmodified_since is not None and modified > unmodified_since:
-        raise errors.PreconditionFailed(Condition="If-Unmodified-Since")
-    failure = errors.PreconditionFailed if prefix else errors.NotModified
-    if if_none_match is not None and matches(if_none_match):
-        raise failure(Condition="If-None-Match")
-    if if_none_match is None and modified_since is not None and modified <= modified_since:
-        raise failure(Condition="If-Modified-Since")
-
-
-def parse_part_number(raw: str, low: int = 1) -> int:
-    if not is_decimal(raw) or not low <= int(raw) <= multipart_xml.MAX_PARTS:
-        raise errors.InvalidArgument(
-            f"Part number must be an integer between {low} and {multipart_xml.MAX_PARTS}",
-            ArgumentName="partNumber",
-            ArgumentValue=raw,
-        )
-    return int(raw)
-
-
-def stored_http_headers(headers) -> list[tuple[str, str]]:
-    """The standard headers S3 keeps with an object and sends back on reads; ``aws-chunked``
-    describes the request's framing, not the object, and is not kept."""
-    kept = []
-    for name in STORED_HTTP_HEADERS:
-        value = headers.get(name, "")
-        if name == "Content-Encoding":
-            codings = [coding.strip() for coding in value.split(",")]
-            value = ", ".join(c for c in codings if c and c.lower() != "aws-chunked")
-        if value:
-            kept.append((name, value))
-    return kept
-
-
-def user_metadata(headers) -> list[tuple[str, str]]:
-    return [
-        (name.lower(), value)
-        for name, value in headers.get_all()
-        if name.lower().startswith(USER_METADATA_PREFIX)
-    ]

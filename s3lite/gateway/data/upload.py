@@ -1,52 +1,49 @@
-"""The one lifecycle of an object upload: place, record intent, stream parts, check, commit.
+"""The one lifecycle of a write: place, record intent, stream shards, check, commit.
 
-``begin`` chooses six nodes and records the upload's intent before any byte goes out, so that
-parts of an upload that never finishes can always be found. ``write`` cuts the body at the part
-boundaries and streams each part to its node as its bytes arrive. ``commit`` checks every part
-against what was sent and makes the object visible in one atomic metadata write, then deletes
-what it replaced. ``abort`` drops everything the upload wrote; it runs on any failure.
+``begin`` chooses six nodes and records the write's intent before any byte goes out, so that
+shards of a write that never finishes can always be found. ``write`` cuts the body at the shard
+boundaries and streams each shard to its node as its bytes arrive. ``commit`` checks every
+shard against what was sent and makes the object visible in one atomic metadata write, then
+retires what it replaced. ``abort`` drops everything the write sent; it runs on any failure.
 """
 
 import asyncio
-import base64
 import hashlib
 import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import Enum
 
 from s3lite.errors import (
     BadDigest,
     ContentSha256Mismatch,
     IncompleteBody,
-    InvalidDigest,
     InvalidRequest,
     NoSuchUpload,
     RequestTimeout,
 )
 from s3lite.gateway.cluster.registry import NodeRegistry
 from s3lite.gateway.data.node_client import NodeClient, PartSender
-from s3lite.gateway.data.removal import PartRemover
-from s3lite.gateway.data.splitting import PARTS_PER_OBJECT, Span, part_boundaries
-from s3lite.gateway.metadata.store import Metadata, ObjectRecord, PartRecord, UploadedPart
+from s3lite.gateway.data.removal import ShardRemover
+from s3lite.gateway.data.splitting import DATA_SHARDS, Span, shard_boundaries
+from s3lite.gateway.metadata.records import (
+    Intent,
+    IntentKind,
+    IntentState,
+    ObjectPart,
+    ObjectRecord,
+    PlannedShard,
+    ShardRecord,
+    UploadedPart,
+)
+from s3lite.gateway.metadata.store import Metadata
 from s3lite.s3.checksums import HEADER_PREFIX, StreamChecksum
 
 log = logging.getLogger(__name__)
 
 ABORT_WAIT_SECONDS = 5.0
-
-
-def parse_content_md5(header: str | None) -> bytes | None:
-    if header is None:
-        return None
-    try:
-        digest = base64.b64decode(header, validate=True)
-    except ValueError:
-        digest = b""
-    if len(digest) != 16:
-        raise InvalidDigest(f"Content-MD5 {header!r} is not a base64 MD5 digest")
-    return digest
 
 
 @dataclass(frozen=True)
@@ -62,15 +59,27 @@ class ObjectInfo:
     content_sha256: str | None = None  # the body's SHA-256 as signed, to check at the end
     # (algorithm, base64 value) of x-amz-checksum-*; the value is None until a trailer brings it
     checksum: tuple[str, str | None] | None = None
-    multipart_part: tuple[str, int] | None = None  # (multipart upload id, part number)
+    multipart_part: tuple[str, int] | None = None  # (UploadId, part number) of an UploadPart
+
+
+class WriteState(Enum):
+    NEW = "new"
+    STREAMING = "streaming"
+    COMMITTED = "committed"
+    ABORTED = "aborted"
 
 
 @dataclass
-class PlannedPart:
+class OutgoingShard:
+    """A shard of this write: the bytes it covers, where it goes, and its sender once open."""
+
     span: Span
     node_id: str
-    part_id: str
+    shard_id: str
     sender: PartSender | None = None
+
+    def planned(self) -> PlannedShard:
+        return PlannedShard(self.span.index, self.node_id, self.shard_id, self.span.size)
 
 
 class ObjectUpload:
@@ -80,7 +89,7 @@ class ObjectUpload:
         metadata: Metadata,
         registry: NodeRegistry,
         nodes: NodeClient,
-        remover: PartRemover,
+        remover: ShardRemover,
         touch_seconds: float,
     ):
         self.info = info
@@ -88,58 +97,53 @@ class ObjectUpload:
         self.registry = registry
         self.nodes = nodes
         self.remover = remover
-        self.upload_id = secrets.token_hex(12)
+        self.write_id = secrets.token_hex(12)
         self.size = 0
         self.received = 0
         self.md5 = hashlib.md5()
         self.sha256 = hashlib.sha256() if info.content_sha256 else None
         self.checksum = StreamChecksum(*info.checksum) if info.checksum else None
-        self.parts: list[PlannedPart] = []
+        self.shards: list[OutgoingShard] = []
         self.current = 0
-        self.state = "new"  # new -> streaming -> committed | aborted
+        self.state = WriteState.NEW
         self.intent_recorded = False
         self.touch_seconds = touch_seconds
         self.touched = time.monotonic()
 
     async def begin(self, size: int) -> None:
         self.size = size
-        spans = part_boundaries(size)
-        node_ids = await self.registry.place(PARTS_PER_OBJECT, [span.size for span in spans])
-        self.parts = [
-            PlannedPart(span, node_id, f"{self.upload_id}.{span.index}")
+        spans = shard_boundaries(size)
+        node_ids = await self.registry.place(DATA_SHARDS, [span.size for span in spans])
+        self.shards = [
+            OutgoingShard(span, node_id, f"{self.write_id}.{span.index}")
             for span, node_id in zip(spans, node_ids, strict=True)
         ]
-        self.state = "streaming"
+        self.state = WriteState.STREAMING
         await self.metadata.record_intent(
-            self.upload_id,
-            self.info.bucket,
-            self.info.key,
-            self.info.multipart_part,
-            [
-                {
-                    "index": p.span.index,
-                    "node_id": p.node_id,
-                    "part_id": p.part_id,
-                    "size": p.span.size,
-                }
-                for p in self.parts
-            ],
+            Intent(
+                write_id=self.write_id,
+                kind=IntentKind.MULTIPART_PART if self.info.multipart_part else IntentKind.OBJECT,
+                bucket=self.info.bucket,
+                key=self.info.key,
+                shards=[shard.planned() for shard in self.shards],
+                multipart_part=self.info.multipart_part,
+            )
         )
         self.intent_recorded = True
-        await self.open_parts()
+        await self.open_shards()
 
-    async def open_parts(self) -> None:
-        """Start the current part if it has not started; close parts with nothing to receive."""
-        while self.current < len(self.parts):
-            part = self.parts[self.current]
-            if part.sender is None:
-                node_url = await self.registry.url_of(part.node_id)
-                part.sender = self.nodes.sender(
-                    part.node_id, node_url, part.part_id, part.span.size
+    async def open_shards(self) -> None:
+        """Start the current shard if it has not started; close shards with nothing left."""
+        while self.current < len(self.shards):
+            shard = self.shards[self.current]
+            if shard.sender is None:
+                node_url = await self.registry.url_of(shard.node_id)
+                shard.sender = self.nodes.sender(
+                    shard.node_id, node_url, shard.shard_id, shard.span.size
                 )
-            if part.sender.sent < part.span.size:
+            if shard.sender.sent < shard.span.size:
                 return
-            await part.sender.close()
+            await shard.sender.close()
             self.current += 1
 
     async def write(self, data: bytes) -> None:
@@ -152,17 +156,17 @@ class ObjectUpload:
         if self.checksum is not None:
             self.checksum.update(data)
         if time.monotonic() - self.touched > self.touch_seconds:
-            # Tell collectors this upload is alive, however long it takes.
+            # Tell collectors this write is alive, however long it takes.
             self.touched = time.monotonic()
-            await self.metadata.touch_intent(self.upload_id)
+            await self.metadata.touch_intent(self.write_id)
         view = memoryview(data)
         while view:
-            part = self.parts[self.current]
-            room = part.span.size - part.sender.sent
+            shard = self.shards[self.current]
+            room = shard.span.size - shard.sender.sent
             piece = view[:room]
-            await part.sender.write(data if len(piece) == len(data) else bytes(piece))
+            await shard.sender.write(data if len(piece) == len(data) else bytes(piece))
             view = view[len(piece) :]
-            await self.open_parts()
+            await self.open_shards()
 
     def take_trailers(self, trailers: dict[str, str]) -> None:
         """The checksum an aws-chunked body announced in ``x-amz-trailer`` comes at its end."""
@@ -173,9 +177,9 @@ class ObjectUpload:
             raise InvalidRequest(f"the body ended without the {name} trailer it announced")
         self.checksum.expected = trailers[name]
 
-    async def seal(self) -> tuple[str, list[PartRecord]]:
-        """Check the body against what the client promised and every part against what its
-        node stored; answer the body's MD5 (hex) and where its parts now are."""
+    async def seal(self) -> tuple[str, list[ShardRecord]]:
+        """Check the body against what the client promised and every shard against what its
+        node stored; answer the body's MD5 (hex) and where its shards now are."""
         if self.received != self.size:
             raise IncompleteBody(f"{self.received} of {self.size} bytes arrived")
         md5 = self.md5.digest()
@@ -190,100 +194,95 @@ class ObjectUpload:
                 bucket=self.info.bucket,
                 key=self.info.key,
             )
-        stored = [await part.sender.finish() for part in self.parts]
+        stored = [await shard.sender.finish() for shard in self.shards]
         return md5.hex(), [
-            PartRecord(
-                index=part.span.index,
-                node_id=part.node_id,
-                part_id=part.part_id,
-                offset=part.span.offset,
+            ShardRecord(
+                index=shard.span.index,
+                node_id=shard.node_id,
+                shard_id=shard.shard_id,
+                offset=shard.span.offset,
                 size=info.size,
                 sha256=info.sha256,
             )
-            for part, info in zip(self.parts, stored, strict=True)
+            for shard, info in zip(self.shards, stored, strict=True)
         ]
 
-    async def publish(self, write: Callable[[], Awaitable[list[PartRecord]]]) -> None:
-        """Make the upload's result visible with ``write`` (one atomic metadata write that
-        answers the parts it replaced), unless a collector took the upload over first."""
-        if not await self.metadata.claim_for_commit(self.upload_id):
-            raise RequestTimeout(f"upload {self.upload_id} was idle too long and was collected")
+    async def publish(self, write: Callable[[], Awaitable[list[ShardRecord]]]) -> None:
+        """Make the write's result visible with ``write`` (one atomic metadata write that
+        answers the shards it replaced), unless a collector took the write over first."""
+        if not await self.metadata.claim_intent(self.write_id, IntentState.COMMITTING):
+            raise RequestTimeout(f"upload {self.write_id} was idle too long and was collected")
         replaced = await write()
-        self.state = "committed"
-        await self.metadata.drop_intent(self.upload_id)
+        self.state = WriteState.COMMITTED
+        await self.metadata.drop_intent(self.write_id)
         if replaced:
             await self.remover.retire(replaced)
 
     async def commit(self) -> ObjectRecord:
         """Store the body as the object at its key."""
-        etag, parts = await self.seal()
+        etag, shards = await self.seal()
         record = ObjectRecord(
             bucket=self.info.bucket,
             key=self.info.key,
             size=self.size,
             etag=etag,
-            upload_id=self.upload_id,
+            write_id=self.write_id,
             content_type=self.info.content_type,
             user_metadata=self.info.user_metadata,
             http_headers=self.info.http_headers,
-            parts=parts,
+            parts=[ObjectPart(1, 0, self.size, shards)],
             checksum=[self.checksum.algorithm, self.checksum.expected] if self.checksum else None,
         )
 
-        async def write() -> list[PartRecord]:
+        async def write() -> list[ShardRecord]:
             # No bucket lookup first: the request began with one, and ``commit_object`` checks
             # the bucket again after its write, which also catches a deletion in between.
             replaced = await self.metadata.commit_object(record)
-            return replaced.parts if replaced else []
+            return replaced.shards if replaced else []
 
         await self.publish(write)
         return record
 
-    async def commit_as_part(self, multipart_id: str, part_number: int) -> UploadedPart:
+    async def commit_as_part(self, upload_id: str, part_number: int) -> UploadedPart:
         """Store the body as one part of a multipart upload."""
-        etag, pieces = await self.seal()
-        part = UploadedPart(multipart_id, part_number, self.size, etag, pieces, self.upload_id)
+        etag, shards = await self.seal()
+        part = UploadedPart(upload_id, part_number, self.size, etag, shards, self.write_id)
 
-        async def write() -> list[PartRecord]:
+        async def write() -> list[ShardRecord]:
             await self.metadata.add_uploaded_part(part)
-            if not await self.metadata.multipart_is_open(multipart_id):
+            if not await self.metadata.multipart_is_open(upload_id):
                 # A completion or an abort began meanwhile and may not have seen this part:
-                # the intent stays, and the collector keeps the pieces only if the object
+                # the intent stays, and the collector keeps the shards only if the object
                 # took them.
-                raise NoSuchUpload(
-                    bucket=self.info.bucket, key=self.info.key, UploadId=multipart_id
-                )
+                raise NoSuchUpload(bucket=self.info.bucket, key=self.info.key, UploadId=upload_id)
             return []
 
         await self.publish(write)
         return part
 
     async def abort(self) -> None:
-        """Undo an upload that will not commit; safe to call in any state, and twice.
+        """Undo a write that will not commit; safe to call in any state, and twice.
 
         The intent is claimed first, by the same kind of conditional write that commit and the
-        collector use: an upload whose commit already began (the client may vanish while the
+        collector use: a write whose commit already began (the client may vanish while the
         nodes confirm) is left to finish, and is never undone under it.
         """
-        if self.state != "streaming":
+        if self.state is not WriteState.STREAMING:
             return
-        self.state = "aborted"
-        if self.intent_recorded and not await self.metadata.claim_abort(self.upload_id):
+        self.state = WriteState.ABORTED
+        if self.intent_recorded and not await self.metadata.claim_intent(
+            self.write_id, IntentState.ABORTING
+        ):
             return
-        for part in self.parts:
-            if part.sender is not None:
-                part.sender.abort()
-        # Let every node finish with its part first: a deletion must not overtake a store.
+        for shard in self.shards:
+            if shard.sender is not None:
+                shard.sender.abort()
+        # Let every node finish with its shard first: a deletion must not overtake a store.
         # (bounded: a sender cut off mid-body may never hear back from its node)
-        responses = [p.sender.response for p in self.parts if p.sender is not None]
+        responses = [s.sender.response for s in self.shards if s.sender is not None]
         if responses:
             await asyncio.wait(responses, timeout=ABORT_WAIT_SECONDS)
-        # A part may have reached its node whatever the sender saw, so every planned part is
+        # A shard may have reached its node whatever the sender saw, so every planned shard is
         # deleted; deleting one that never arrived is harmless.
-        await self.remover.remove(
-            [
-                PartRecord(p.span.index, p.node_id, p.part_id, p.span.offset, p.span.size, "")
-                for p in self.parts
-            ]
-        )
-        await self.metadata.drop_intent(self.upload_id)
+        await self.remover.remove([shard.planned().as_record() for shard in self.shards])
+        await self.metadata.drop_intent(self.write_id)

@@ -1,16 +1,18 @@
-"""Finding uploads that will never finish and deleting the parts they left on the nodes.
+"""Finding writes that will never finish and deleting the shards they left on the nodes.
 
-A gateway that dies mid-upload leaves parts that no object refers to. Their upload intents stay
+A gateway that dies mid-upload leaves shards that no object refers to. Their intents stay
 behind, untouched; once an intent has been idle for the grace period, any gateway's collector
 takes it over (one conditional write, so two collectors never take the same one) and deletes
-its parts, unless the upload did become an object and only its intent was left.
+its shards, unless the write did become an object and only its intent was left.
 """
 
 import logging
 from datetime import timedelta
 
-from s3lite.gateway.data.removal import PartRemover
-from s3lite.gateway.metadata.store import Metadata, PartRecord, now
+from s3lite.clock import now
+from s3lite.gateway.data.removal import ShardRemover
+from s3lite.gateway.metadata.records import IntentFate, MultipartState
+from s3lite.gateway.metadata.store import Metadata
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,7 @@ class OrphanCollector:
     def __init__(
         self,
         metadata: Metadata,
-        remover: PartRemover,
+        remover: ShardRemover,
         grace_seconds: float,
         multipart_expiry_seconds: float,
     ):
@@ -31,61 +33,61 @@ class OrphanCollector:
         self.multipart_expiry = timedelta(seconds=multipart_expiry_seconds)
 
     async def collect(self) -> int:
-        return await self.collect_abandoned_uploads() + await self.expire_multipart_uploads()
+        return await self.collect_abandoned_writes() + await self.expire_multipart_uploads()
 
     async def expire_multipart_uploads(self) -> int:
         """Abort multipart uploads left open too long, finish the aborts and completions their
-        gateways never finished, and forget completed ones as old; keep exactly the pieces
+        gateways never finished, and forget completed ones as old; keep exactly the shards
         the object at the upload's key holds."""
         expired = await self.metadata.multipart_uploads_before(now() - self.multipart_expiry, BATCH)
         for upload in expired:
-            state = upload["state"]
-            if state == "open" and not await self.metadata.claim_multipart_abort(upload["_id"]):
+            state = upload.state
+            if state is MultipartState.OPEN and not await self.metadata.claim_multipart(
+                upload.upload_id, MultipartState.ABORTING
+            ):
                 continue  # a completion got there first; the next round sees how it ended
-            if state == "completing" and upload.get("claimed", now()) > now() - self.grace:
+            if (
+                state is MultipartState.COMPLETING
+                and (upload.claimed or now()) > now() - self.grace
+            ):
                 continue  # a completion may still be under way
-            held = await self.metadata.pieces_held_by_object(
-                upload["bucket"], upload["key"], upload["_id"]
+            held = await self.metadata.shards_held_by_object(
+                upload.bucket, upload.key, upload.upload_id
             )
-            pieces = await self.metadata.drop_multipart(upload["_id"])
-            await self.remover.remove([p for p in pieces if p.part_id not in held])
-            if state != "completed":
+            shards = await self.metadata.drop_multipart(upload.upload_id)
+            await self.remover.remove([s for s in shards if s.shard_id not in held])
+            if state is not MultipartState.COMPLETED:
                 log.info(
                     "expired multipart upload %s of %s/%s (%s)",
-                    upload["_id"],
-                    upload["bucket"],
-                    upload["key"],
+                    upload.upload_id,
+                    upload.bucket,
+                    upload.key,
                     state,
                 )
         return len(expired)
 
-    async def collect_abandoned_uploads(self) -> int:
-        """Clean up to a batch of abandoned uploads; answer how many."""
+    async def collect_abandoned_writes(self) -> int:
+        """Clean up to a batch of abandoned writes; answer how many."""
         collected = 0
         while collected < BATCH:
             intent = await self.metadata.claim_abandoned_intent(now() - self.grace)
             if intent is None:
                 break
             # Judged by what the database points at, never by the state the intent was left in:
-            # a collector that died half-way leaves "collecting" on a committed upload too.
+            # a collector that died half-way leaves COLLECTING on a committed write too.
             fate = await self.metadata.intent_fate(intent)
-            if fate == "undecided":
-                await self.metadata.release_intent(intent["_id"])
+            if fate is IntentFate.UNDECIDED:
+                await self.metadata.release_intent(intent.write_id)
                 collected += 1
                 continue
-            if fate == "orphaned":
-                await self.remover.remove(
-                    [
-                        PartRecord(p["index"], p["node_id"], p["part_id"], 0, p["size"], "")
-                        for p in intent["parts"]
-                    ]
-                )
+            if fate is IntentFate.ORPHANED:
+                await self.remover.remove([shard.as_record() for shard in intent.shards])
                 log.info(
                     "collected abandoned upload %s of %s/%s",
-                    intent["_id"],
-                    intent["bucket"],
-                    intent["key"],
+                    intent.write_id,
+                    intent.bucket,
+                    intent.key,
                 )
-            await self.metadata.drop_intent(intent["_id"])
+            await self.metadata.drop_intent(intent.write_id)
             collected += 1
         return collected

@@ -7,13 +7,14 @@ document before its parts are deleted from the nodes.
 """
 
 import secrets
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from s3lite.clock import now
 from s3lite.errors import (
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
@@ -21,117 +22,24 @@ from s3lite.errors import (
     NoSuchKey,
     NoSuchUpload,
 )
+from s3lite.gateway.metadata.records import (
+    BucketState,
+    DeferredDeletion,
+    Intent,
+    IntentFate,
+    IntentKind,
+    IntentState,
+    MultipartState,
+    MultipartUpload,
+    ObjectRecord,
+    ShardRecord,
+    UploadedPart,
+    uploaded_part_id,
+)
 from s3lite.s3.listing import ListEntry, ListPage, PageBuilder
 
 LISTING_BATCH = 1000
 LISTING_FIELDS = {"key": 1, "size": 1, "etag": 1, "last_modified": 1}
-
-
-def now() -> datetime:
-    # Milliseconds are all BSON keeps; trimming here makes a fresh record equal a stored one.
-    moment = datetime.now(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-@dataclass(frozen=True)
-class PartRecord:
-    """Where one part of an object lives. ``role`` leaves room for parity parts."""
-
-    index: int
-    node_id: str
-    part_id: str
-    offset: int
-    size: int
-    sha256: str
-    role: str = "data"
-
-
-@dataclass(frozen=True)
-class ObjectRecord:
-    bucket: str
-    key: str
-    size: int
-    etag: str
-    upload_id: str
-    parts: list[PartRecord]
-    content_type: str = "binary/octet-stream"
-    user_metadata: list[tuple[str, str]] = field(default_factory=list)
-    last_modified: datetime = field(default_factory=now)
-    checksum: list[str] | None = None  # [algorithm, base64 value], as the client sent it
-    # Cache-Control, Content-Disposition and the like, as given on upload, sent back on reads
-    http_headers: list[tuple[str, str]] = field(default_factory=list)
-
-    def to_document(self) -> dict:
-        document = asdict(self)
-        document["user_metadata"] = pairs_to_documents(self.user_metadata)
-        document["http_headers"] = pairs_to_documents(self.http_headers)
-        return document
-
-    @classmethod
-    def from_document(cls, document: dict) -> "ObjectRecord":
-        fields = {name: document[name] for name in cls.__dataclass_fields__ if name in document}
-        fields["parts"] = [PartRecord(**part) for part in document["parts"]]
-        fields["user_metadata"] = documents_to_pairs(document["user_metadata"])
-        fields["http_headers"] = documents_to_pairs(document.get("http_headers", []))
-        return cls(**fields)
-
-
-def pairs_to_documents(pairs: list[tuple[str, str]]) -> list[dict]:
-    """Name-value pairs as documents: not a mapping (names may hold dots) and not nested arrays
-    (FerretDB has none)."""
-    return [{"name": name, "value": value} for name, value in pairs]
-
-
-def documents_to_pairs(documents: list[dict]) -> list[tuple[str, str]]:
-    return [(document["name"], document["value"]) for document in documents]
-
-
-@dataclass(frozen=True)
-class UploadedPart:
-    """One upload of one part of a multipart upload, itself cut into pieces on six nodes
-    (``pieces``, with offsets within the uploaded part).
-
-    Every upload of a part number is kept as its own record (``attempt``, the id of the upload
-    that stored it) and the newest one counts: storing a part never deletes anything, so it
-    cannot delete pieces that a completion running at the same time has just chosen.
-    """
-
-    upload_id: str
-    part_number: int
-    size: int
-    etag: str
-    pieces: list[PartRecord]
-    attempt: str
-    last_modified: datetime = field(default_factory=now)
-
-    def to_document(self) -> dict:
-        return {
-            "_id": uploaded_part_id(self.upload_id, self.part_number, self.attempt),
-            **asdict(self),
-        }
-
-    @classmethod
-    def from_document(cls, document: dict) -> "UploadedPart":
-        fields = {name: document[name] for name in cls.__dataclass_fields__}
-        fields["pieces"] = [PartRecord(**piece) for piece in document["pieces"]]
-        return cls(**fields)
-
-
-def uploaded_part_id(upload_id: str, part_number: int, attempt: str) -> str:
-    return f"{upload_id}/{part_number:05d}/{attempt}"  # sorts by part number
-
-
-def newest_attempts(parts: list[UploadedPart]) -> list[UploadedPart]:
-    """The part that counts for each part number (the last stored), by part number."""
-    newest: dict[int, UploadedPart] = {}
-    for part in parts:
-        known = newest.get(part.part_number)
-        if known is None or (part.last_modified, part.attempt) > (
-            known.last_modified,
-            known.attempt,
-        ):
-            newest[part.part_number] = part
-    return [newest[number] for number in sorted(newest)]
 
 
 def id_prefix_range(prefix: str) -> dict:
@@ -141,8 +49,7 @@ def id_prefix_range(prefix: str) -> dict:
 
 def object_id(bucket: str, key: str) -> str:
     """An object's ``_id``: bucket names hold no "/", so this is unique, and sorting by it sorts
-    a bucket's keys in binary order. Lookups by ``_id`` are the ones FerretDB's SQLite backend
-    answers from an index; on MongoDB the ``_id`` index serves listings too."""
+    a bucket's keys in binary order, which is the order listings need."""
     return f"{bucket}/{key}"
 
 
@@ -179,7 +86,8 @@ class Metadata:
         object write checks the mark after it lands (``commit_object``): a write that raced
         with the deletion is taken back out, never left in a bucket that is gone."""
         marked = await self.buckets.find_one_and_update(
-            {"_id": name, "state": {"$ne": "deleting"}}, {"$set": {"state": "deleting"}}
+            {"_id": name, "state": {"$ne": BucketState.DELETING}},
+            {"$set": {"state": BucketState.DELETING}},
         )
         if marked is None:
             raise NoSuchBucket(bucket=name)  # absent, or another deletion is under way
@@ -190,7 +98,7 @@ class Metadata:
 
     async def bucket_takes_objects(self, name: str) -> bool:
         bucket = await self.buckets.find_one({"_id": name})
-        return bucket is not None and bucket.get("state") != "deleting"
+        return bucket is not None and bucket.get("state") != BucketState.DELETING
 
     # Objects
 
@@ -219,7 +127,7 @@ class Metadata:
                     raise
         if not await self.bucket_takes_objects(record.bucket):
             # A DeleteBucket may have found the bucket empty just before this write landed.
-            await self.objects.delete_one({"_id": document["_id"], "upload_id": record.upload_id})
+            await self.objects.delete_one({"_id": document["_id"], "write_id": record.write_id})
             raise NoSuchBucket(bucket=record.bucket)
         return ObjectRecord.from_document(previous) if previous else None
 
@@ -229,6 +137,11 @@ class Metadata:
             await self.require_bucket(bucket)
             return None
         return ObjectRecord.from_document(document)
+
+    async def all_objects(self) -> AsyncIterator[ObjectRecord]:
+        """Every object of every bucket, for maintenance that walks the whole store."""
+        async for document in self.objects.find():
+            yield ObjectRecord.from_document(document)
 
     async def list_objects(self, bucket: str, builder: PageBuilder) -> ListPage:
         """Fill a listing page from the objects of a bucket, reading keys in order in batches
@@ -259,107 +172,82 @@ class Metadata:
                     break  # no keys left
         return builder.page()
 
-    # Upload intents: written before the first part, so an interrupted upload can be found.
-    # An intent is "streaming" while its upload is alive (which keeps ``touched`` fresh), then
-    # "committing" once it may become an object, or "collecting" once a collector took it over;
-    # each step is one conditional write, so an upload and a collector can never both win.
+    # Intents of writes: recorded before the first shard goes out, so that an interrupted
+    # write can be found. An intent is STREAMING while its write is alive (which keeps
+    # ``touched`` fresh), then claimed by one conditional write: COMMITTING once it may become
+    # an object, ABORTING, or COLLECTING once a collector took it over. Exactly one claim wins.
 
-    async def record_intent(
-        self,
-        upload_id: str,
-        bucket: str,
-        key: str,
-        multipart_part: tuple[str, int] | None,
-        parts: list[dict],
-    ) -> None:
-        moment = now()
-        await self.intents.insert_one(
-            {
-                "_id": upload_id,
-                "bucket": bucket,
-                "key": key,
-                "multipart_part": list(multipart_part) if multipart_part else None,
-                "parts": parts,
-                "state": "streaming",
-                "started": moment,
-                "touched": moment,
-            }
-        )
+    async def record_intent(self, intent: Intent) -> None:
+        await self.intents.insert_one(intent.to_document())
 
-    async def touch_intent(self, upload_id: str) -> None:
+    async def touch_intent(self, write_id: str) -> None:
         await self.intents.update_one(
-            {"_id": upload_id, "state": "streaming"}, {"$set": {"touched": now()}}
+            {"_id": write_id, "state": IntentState.STREAMING}, {"$set": {"touched": now()}}
         )
 
-    async def claim_for_commit(self, upload_id: str) -> bool:
-        """Answer False if a collector has taken the upload over: it must not commit."""
+    async def claim_intent(self, write_id: str, state: IntentState) -> bool:
+        """Move a streaming intent to ``state``; False if another claim got there first."""
         claimed = await self.intents.find_one_and_update(
-            {"_id": upload_id, "state": "streaming"},
-            {"$set": {"state": "committing", "touched": now()}},
+            {"_id": write_id, "state": IntentState.STREAMING},
+            {"$set": {"state": state, "touched": now()}},
         )
         return claimed is not None
 
-    async def claim_abort(self, upload_id: str) -> bool:
-        """Answer False if the upload's commit (or a collector) got there first."""
-        claimed = await self.intents.find_one_and_update(
-            {"_id": upload_id, "state": "streaming"}, {"$set": {"state": "aborting"}}
-        )
-        return claimed is not None
-
-    async def intent_fate(self, intent: dict) -> str:
-        """What became of an abandoned intent's parts: "published" (an object or a stored
-        multipart part owns them), "orphaned" (nothing does: delete them), or "undecided" (a
-        multipart completion is under way and may still take them: look again later)."""
-        if not intent.get("multipart_part"):
-            published = intent["_id"] == await self.object_upload_id(
-                intent["bucket"], intent["key"]
-            )
-            return "published" if published else "orphaned"
-        multipart_id, number = intent["multipart_part"]
-        upload = await self.multipart_uploads.find_one({"_id": multipart_id})
+    async def intent_fate(self, intent: Intent) -> IntentFate:
+        """What became of an abandoned intent's shards."""
+        if intent.kind is IntentKind.OBJECT:
+            published = intent.write_id == await self.object_write_id(intent.bucket, intent.key)
+            return IntentFate.PUBLISHED if published else IntentFate.ORPHANED
+        upload_id, number = intent.multipart_part
+        upload = await self.multipart_uploads.find_one({"_id": upload_id}, {"state": 1})
         state = upload["state"] if upload else None
-        if state == "completing":
-            return "undecided"
-        if state == "open":
+        if state == MultipartState.COMPLETING:
+            return IntentFate.UNDECIDED
+        if state == MultipartState.OPEN:
             stored = await self.uploaded_parts.find_one(
-                {"_id": uploaded_part_id(multipart_id, number, intent["_id"])}
+                {"_id": uploaded_part_id(upload_id, number, intent.write_id)}, {"_id": 1}
             )
-            return "published" if stored is not None else "orphaned"
-        # Completed, aborting or gone: the part counts only if the object holds its pieces.
-        held = await self.pieces_held_by_object(intent["bucket"], intent["key"], multipart_id)
-        return "published" if {p["part_id"] for p in intent["parts"]} <= held else "orphaned"
+            return IntentFate.PUBLISHED if stored is not None else IntentFate.ORPHANED
+        # Completed, aborting or gone: the part counts only if the object holds its shards.
+        held = await self.shards_held_by_object(intent.bucket, intent.key, upload_id)
+        published = {shard.shard_id for shard in intent.shards} <= held
+        return IntentFate.PUBLISHED if published else IntentFate.ORPHANED
 
-    async def release_intent(self, upload_id: str) -> None:
+    async def release_intent(self, write_id: str) -> None:
         """Give an intent a collector took back to the next round, untouched from now on."""
-        await self.intents.update_one({"_id": upload_id}, {"$set": {"touched": now()}})
+        await self.intents.update_one({"_id": write_id}, {"$set": {"touched": now()}})
 
-    async def claim_abandoned_intent(self, idle_since: datetime) -> dict | None:
+    async def claim_abandoned_intent(self, idle_since: datetime) -> Intent | None:
         """Take over one intent untouched since ``idle_since``; answer it as it was before.
 
         Taking it over touches it, so other collectors leave it alone while this one works.
         """
-        return await self.intents.find_one_and_update(
+        document = await self.intents.find_one_and_update(
             {"touched": {"$lt": idle_since}},
-            {"$set": {"state": "collecting", "touched": now()}},
+            {"$set": {"state": IntentState.COLLECTING, "touched": now()}},
             return_document=ReturnDocument.BEFORE,
         )
+        return Intent.from_document(document) if document else None
 
-    async def pieces_held_by_object(self, bucket: str, key: str, upload_id: str) -> set[str]:
-        """The part ids of the object at ``key`` if the upload ``upload_id`` made it."""
+    async def shards_held_by_object(self, bucket: str, key: str, write_id: str) -> set[str]:
+        """The shard ids of the object at ``key`` if the write ``write_id`` made it."""
         document = await self.objects.find_one({"_id": object_id(bucket, key)})
-        if document is None or document["upload_id"] != upload_id:
+        if document is None:
             return set()
-        return {part["part_id"] for part in document["parts"]}
+        record = ObjectRecord.from_document(document)
+        if record.write_id != write_id:
+            return set()
+        return {shard.shard_id for shard in record.shards}
 
-    async def object_upload_id(self, bucket: str, key: str) -> str | None:
-        document = await self.objects.find_one({"_id": object_id(bucket, key)}, {"upload_id": 1})
-        return document["upload_id"] if document else None
+    async def object_write_id(self, bucket: str, key: str) -> str | None:
+        document = await self.objects.find_one({"_id": object_id(bucket, key)})
+        return ObjectRecord.from_document(document).write_id if document else None
 
-    async def drop_intent(self, upload_id: str) -> None:
-        await self.intents.delete_one({"_id": upload_id})
+    async def drop_intent(self, write_id: str) -> None:
+        await self.intents.delete_one({"_id": write_id})
 
-    # Multipart uploads: open -> completing -> completed (kept, so that a repeated
-    # completion answers as the first did), each step one conditional write.
+    # Multipart uploads: OPEN -> COMPLETING -> COMPLETED, or OPEN -> ABORTING, each step one
+    # conditional write.
 
     async def create_multipart(
         self,
@@ -369,106 +257,111 @@ class Metadata:
         user_metadata: list[tuple[str, str]],
         http_headers: list[tuple[str, str]],
     ) -> str:
-        upload_id = secrets.token_hex(16)
-        await self.multipart_uploads.insert_one(
-            {
-                "_id": upload_id,
-                "bucket": bucket,
-                "key": key,
-                "content_type": content_type,
-                "user_metadata": pairs_to_documents(user_metadata),
-                "http_headers": pairs_to_documents(http_headers),
-                "state": "open",
-                "initiated": now(),
-            }
+        upload = MultipartUpload(
+            upload_id=secrets.token_hex(16),
+            bucket=bucket,
+            key=key,
+            state=MultipartState.OPEN,
+            initiated=now(),
+            content_type=content_type,
+            user_metadata=user_metadata,
+            http_headers=http_headers,
         )
-        return upload_id
+        await self.multipart_uploads.insert_one(upload.to_document())
+        return upload.upload_id
 
-    async def get_multipart(self, bucket: str, key: str, upload_id: str) -> dict:
-        upload = await self.multipart_uploads.find_one({"_id": upload_id})
-        if upload is None or (upload["bucket"], upload["key"]) != (bucket, key):
+    async def get_multipart(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
+        document = await self.multipart_uploads.find_one({"_id": upload_id})
+        if document is None or (document["bucket"], document["key"]) != (bucket, key):
             raise NoSuchUpload(bucket=bucket, key=key, UploadId=upload_id)
-        upload["user_metadata"] = documents_to_pairs(upload["user_metadata"])
-        upload["http_headers"] = documents_to_pairs(upload.get("http_headers", []))
-        return upload
+        return MultipartUpload.from_document(document)
 
     async def add_uploaded_part(self, part: UploadedPart) -> None:
         await self.uploaded_parts.insert_one(part.to_document())
 
     async def multipart_is_open(self, upload_id: str) -> bool:
-        upload = await self.multipart_uploads.find_one({"_id": upload_id})
-        return upload is not None and upload["state"] == "open"
+        upload = await self.multipart_uploads.find_one({"_id": upload_id}, {"state": 1})
+        return upload is not None and upload["state"] == MultipartState.OPEN
 
     async def list_uploaded_parts(self, upload_id: str) -> list[UploadedPart]:
         """Every stored upload of every part, older uploads of a part number included."""
         cursor = self.uploaded_parts.find({"_id": id_prefix_range(upload_id)}).sort("_id", 1)
         return [UploadedPart.from_document(document) async for document in cursor]
 
-    async def claim_completion(self, upload_id: str) -> bool:
+    async def claim_multipart(
+        self, upload_id: str, state: MultipartState, **fields: object
+    ) -> bool:
+        """Move an open upload to ``state``; False if it is no longer open."""
         claimed = await self.multipart_uploads.find_one_and_update(
-            {"_id": upload_id, "state": "open"},
-            {"$set": {"state": "completing", "claimed": now()}},
+            {"_id": upload_id, "state": MultipartState.OPEN},
+            {"$set": {"state": state, **fields}},
         )
         return claimed is not None
 
     async def reopen_multipart(self, upload_id: str) -> None:
         """A completion that failed before its object was written gives the upload back."""
         await self.multipart_uploads.update_one(
-            {"_id": upload_id, "state": "completing"}, {"$set": {"state": "open"}}
+            {"_id": upload_id, "state": MultipartState.COMPLETING},
+            {"$set": {"state": MultipartState.OPEN}},
         )
 
     async def finish_multipart(self, upload_id: str, etag: str) -> None:
         await self.multipart_uploads.update_one(
-            {"_id": upload_id}, {"$set": {"state": "completed", "etag": etag}}
+            {"_id": upload_id}, {"$set": {"state": MultipartState.COMPLETED, "etag": etag}}
         )
         await self.uploaded_parts.delete_many({"_id": id_prefix_range(upload_id)})
 
-    async def claim_multipart_abort(self, upload_id: str) -> bool:
-        claimed = await self.multipart_uploads.find_one_and_update(
-            {"_id": upload_id, "state": "open"}, {"$set": {"state": "aborting"}}
-        )
-        return claimed is not None
-
-    async def drop_multipart(self, upload_id: str) -> list[PartRecord]:
-        """Forget an upload and its parts; answer the pieces now owned by nobody."""
-        pieces = [p for part in await self.list_uploaded_parts(upload_id) for p in part.pieces]
+    async def drop_multipart(self, upload_id: str) -> list[ShardRecord]:
+        """Forget an upload and its parts; answer the shards now owned by nobody."""
+        shards = [s for part in await self.list_uploaded_parts(upload_id) for s in part.shards]
         await self.multipart_uploads.delete_one({"_id": upload_id})
         await self.uploaded_parts.delete_many({"_id": id_prefix_range(upload_id)})
-        return pieces
+        return shards
 
-    async def multipart_uploads_before(self, moment: datetime, limit: int) -> list[dict]:
+    async def multipart_uploads_before(self, moment: datetime, limit: int) -> list[MultipartUpload]:
         cursor = self.multipart_uploads.find({"initiated": {"$lt": moment}}).limit(limit)
-        return [upload async for upload in cursor]
+        return [MultipartUpload.from_document(document) async for document in cursor]
 
-    async def open_multipart_uploads(self, bucket: str) -> list[dict]:
-        cursor = self.multipart_uploads.find({"bucket": bucket, "state": "open"}).sort("key", 1)
-        return [upload async for upload in cursor.limit(1000)]
+    async def open_multipart_uploads(self, bucket: str) -> list[MultipartUpload]:
+        cursor = self.multipart_uploads.find({"bucket": bucket, "state": MultipartState.OPEN})
+        uploads = [
+            MultipartUpload.from_document(document)
+            async for document in cursor.sort("key", 1).limit(1000)
+        ]
+        return uploads
 
-    # Part deletions a node could not take when asked
+    # Shard deletions a node could not take when asked, or that wait on purpose
 
-    async def defer_deletion(
-        self, node_id: str, part_id: str, size: int, delay_seconds: float = 0.0
-    ) -> None:
-        """Record a deletion to make once ``delay_seconds`` have passed and the node is up."""
+    async def defer_deletion(self, shard: ShardRecord, delay_seconds: float = 0.0) -> None:
+        """Record a deletion to make once ``delay_seconds`` have passed and the node is up.
+        Deferring one shard twice keeps one record (the later time), and never fails."""
         moment = now()
-        await self.deferred_deletions.replace_one(
-            {"_id": part_id},
-            {
-                "_id": part_id,
-                "node_id": node_id,
-                "size": size,
-                "since": moment,
-                "not_before": moment + timedelta(seconds=delay_seconds),
-            },
-            upsert=True,
+        deletion = DeferredDeletion(
+            shard.node_id,
+            shard.shard_id,
+            shard.size,
+            moment,
+            moment + timedelta(seconds=delay_seconds),
         )
+        for attempt in range(2):
+            try:
+                await self.deferred_deletions.replace_one(
+                    {"_id": deletion.record_id}, deletion.to_document(), upsert=True
+                )
+                return
+            except DuplicateKeyError:
+                # Two first deferrals raced to insert; the loser replaces the winner.
+                if attempt:
+                    raise
 
-    async def deferred_deletions_on(self, node_ids: set[str], limit: int) -> list[dict]:
+    async def deferred_deletions_on(self, node_ids: set[str], limit: int) -> list[DeferredDeletion]:
         """Deletions that are due on the given nodes."""
         cursor = self.deferred_deletions.find(
             {"node_id": {"$in": sorted(node_ids)}, "not_before": {"$lte": now()}}
         ).limit(limit)
-        return [document async for document in cursor]
+        return [DeferredDeletion.from_document(document) async for document in cursor]
 
-    async def forget_deletion(self, part_id: str) -> None:
-        await self.deferred_deletions.delete_one({"_id": part_id})
+    async def forget_deletion(self, deletion: DeferredDeletion) -> None:
+        await self.deferred_deletions.delete_one(
+            {"_id": deletion.record_id, "not_before": deletion.not_before}
+        )
