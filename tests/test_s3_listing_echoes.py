@@ -219,3 +219,16 @@ def test_listobjects_v1_always_shows_the_owner():
     page = ListPage([entry("a")], [], False, None)
     parsed = answer("ListObjects", listing_xml(ListArguments.from_query({}), "bucket", page, OWNER))
     assert parsed["Contents"][0]["Owner"] == {"ID": "owner-id", "DisplayName": "owner"}
+
+
+def test_control_characters_survive_and_are_url_encoded():
+    """Tornado's get_query_argument turns these into spaces even with strip=False."""
+    arguments = ListArguments.from_query(
+        query(list_type="2", prefix="\x01", delimiter="\x1f", encoding_type="url")
+    )
+    assert (arguments.prefix, arguments.delimiter) == ("\x01", "\x1f")
+    page = ListPage([entry("\x01a")], ["\x01b\x1f"], False, None)
+    parsed = answer("ListObjectsV2", listing_xml(arguments, "bucket", page, OWNER))
+    assert (parsed["Prefix"], parsed["Delimiter"]) == ("%01", "%1F")
+    assert parsed["Contents"][0]["Key"] == "%01a"
+    assert parsed["CommonPrefixes"] == [{"Prefix": "%01b%1F"}]

@@ -249,9 +249,11 @@ class ListArguments:
     as sent, so the answer can echo them.
 
     ``from_query`` reads the raw query arguments: a value such as ``" "`` or ``"\\n"`` is a real
-    prefix, delimiter or marker and must reach the page builder and the XML untouched (Tornado's
-    ``get_query_argument`` strips whitespace by default, which turned them into absent values).
-    None means the parameter was not sent; ``""`` means it was sent empty.
+    prefix, delimiter or marker and must reach the page builder and the XML untouched. Tornado's
+    ``get_query_argument`` strips whitespace by default and turns control characters into spaces
+    even with ``strip=False``, so a delimiter of " " became "" and then absent (``or None``, and
+    ``if delimiter:`` in the XML). None means the parameter was not sent; ``""`` means it was
+    sent empty.
     """
 
     version: int  # 1 or 2; ListObjectVersions is version 1 with ``versions`` set
