@@ -294,10 +294,18 @@ def test_an_incomplete_preflight_is_a_bad_request(headers, message):
         assert s3_status_and_code(refused.value) == (400, "BadRequest")
 
 
-def test_the_missing_bucket_refusal():
-    refused = refusal(BUCKET_NOT_FOUND, "GET", True)
-    assert refused.message == "CORSResponse: Bucket not found"
-    assert refused.details == {"Method": "GET", "ResourceType": "OBJECT"}
+def test_a_preflight_to_a_missing_bucket_is_forbidden():
+    with pytest.raises(AccessForbidden) as refused:
+        preflight_headers(None, request(ORIGIN, "GET"), True, bucket_exists=False)
+    assert refused.value.message == BUCKET_NOT_FOUND == "CORSResponse: Bucket not found"
+    assert refused.value.details == {"Method": "GET", "ResourceType": "OBJECT"}
+    with pytest.raises(BadRequest):
+        preflight_headers(None, request(None, "GET"), True, bucket_exists=False)
+
+
+def test_refusals_name_the_method_and_resource_type():
+    refused = refusal(NOT_ALLOWED, "PUT", False)
+    assert refused.details == {"Method": "PUT", "ResourceType": "BUCKET"}
 
 
 def test_a_presigned_upload_from_a_browser():

@@ -143,14 +143,17 @@ def configuration_xml(rules: Sequence[CORSRule]) -> bytes:
 
 
 def preflight_headers(
-    rules: Sequence[CORSRule] | None, headers: Mapping[str, str], is_object: bool
+    rules: Sequence[CORSRule] | None,
+    headers: Mapping[str, str],
+    is_object: bool,
+    bucket_exists: bool = True,
 ) -> dict[str, str]:
     """The headers of a 200 answer to a preflight ``OPTIONS`` (``headers`` is case-insensitive
     or has lower-case names; ``rules`` None means the bucket has no CORS configuration).
 
-    Raises BadRequest for a preflight without Origin or with a method S3 does not know, and
-    AccessForbidden (403) when CORS is not enabled or no rule matches. A missing bucket is the
-    caller's to find: raise ``refusal(BUCKET_NOT_FOUND, ...)``.
+    Raises BadRequest for a preflight without Origin or with a method S3 does not know, checked
+    first, then AccessForbidden (403) when the bucket does not exist, has no CORS configuration
+    or no rule that matches.
     """
     origin = headers.get("origin")
     if not origin:
@@ -158,6 +161,8 @@ def preflight_headers(
     method = headers.get("access-control-request-method")
     if method not in METHODS:
         raise BadRequest(f"Invalid Access-Control-Request-Method: {method or 'null'}")
+    if not bucket_exists:
+        raise refusal(BUCKET_NOT_FOUND, method, is_object)
     if not rules:
         raise refusal(NOT_ENABLED, method, is_object)
     requested = requested_headers(headers.get("access-control-request-headers"))
