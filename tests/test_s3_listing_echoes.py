@@ -232,3 +232,11 @@ def test_control_characters_survive_and_are_url_encoded():
     assert (parsed["Prefix"], parsed["Delimiter"]) == ("%01", "%1F")
     assert parsed["Contents"][0]["Key"] == "%01a"
     assert parsed["CommonPrefixes"] == [{"Prefix": "%01b%1F"}]
+
+
+def test_control_characters_without_url_encoding_are_written_as_s3_writes_them():
+    arguments = ListArguments.from_query(query(list_type="2", prefix="a\x01\x1fb\t\r\n"))
+    body = listing_xml(arguments, "bucket", ListPage([entry("\x08")], [], False, None), OWNER)
+    assert b"<Prefix>a&#x1;&#x1F;b\t&#13;\n</Prefix>" in body
+    assert b"<Key>&#x8;</Key>" in body
+    assert not any(byte < 0x20 and byte not in b"\t\n" for byte in body)

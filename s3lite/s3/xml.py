@@ -6,6 +6,7 @@ Result documents carry S3's namespace; ``<Error>`` does not, as S3 sends it. Wit
 correctly both with ``unquote`` and with botocore's ``unquote_plus``.
 """
 
+import re
 import xml.etree.ElementTree as ElementTree
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -15,6 +16,9 @@ from s3lite.s3.listing import ListArguments, ListPage, decode_token
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+# Bytes below 0x20 other than tab, line feed and carriage return; never part of a UTF-8
+# multi-byte sequence, so they can be replaced in the encoded document.
+CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def iso8601(dt: datetime) -> str:
@@ -288,6 +292,9 @@ def serialize(root: ElementTree.Element) -> bytes:
     """Return the document as UTF-8 with the declaration S3 sends (double-quoted).
 
     A carriage return (possible in keys) is written as ``&#13;``: written raw, every XML parser
-    would read it back as a line feed.
+    would read it back as a line feed. Other control characters, which XML 1.0 cannot hold at
+    all, are written as S3 writes them, ``&#x1;``: no XML 1.0 parser reads those either, which
+    is why clients ask for ``encoding-type=url`` (boto3 always does for listings).
     """
-    return DECLARATION + ElementTree.tostring(root, encoding="utf-8").replace(b"\r", b"&#13;")
+    body = ElementTree.tostring(root, encoding="utf-8").replace(b"\r", b"&#13;")
+    return DECLARATION + CONTROL_BYTES.sub(lambda m: b"&#x%X;" % m[0][0], body)
