@@ -56,9 +56,9 @@ def test_a_node_killed_during_an_upload_fails_it_and_leaves_no_object(cluster):
     client = socket.create_connection(("127.0.0.1", cluster.gateway.port))
     client.sendall(f"PUT /crash/k HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n".encode())
     client.sendall(os.urandom(MIB))  # well inside the first part
-    time.sleep(0.5)
     # The upload's intent names its nodes: kill the one receiving the first part.
-    first = next(n for n in cluster.nodes if n.node_id == intent_node_ids(cluster)[0])
+    receiving = wait_until(lambda: intent_node_ids(cluster), 30, "the upload's intent")[0]
+    first = next(n for n in cluster.nodes if n.node_id == receiving)
     first.kill()
     try:
         client.sendall(os.urandom(size - MIB))
@@ -77,7 +77,9 @@ def test_a_node_killed_during_an_upload_fails_it_and_leaves_no_object(cluster):
 def intent_node_ids(cluster) -> list[str]:
     with pymongo.MongoClient(cluster.mongo_uri) as client:
         intent = client[cluster.gateway.db]["upload_intents"].find_one()
-    return [part["node_id"] for part in sorted(intent["shards"], key=lambda p: p["index"])]
+    if intent is None:
+        return []
+    return [shard["node_id"] for shard in sorted(intent["shards"], key=lambda s: s["index"])]
 
 
 def test_after_every_process_restarts_every_object_reads_back_byte_for_byte(cluster):
