@@ -6,15 +6,16 @@
 #   docker run -e S3LITE_CLUSTER_TOKEN=... -e S3LITE_ACCESS_KEY=... -e S3LITE_SECRET_KEY=... \
 #     -p 8000:8000 s3lite gateway
 #
-# The base is a build argument, so that any Debian-like image with Python 3.11 or newer and its
-# venv module will do (`--build-arg BASE=...`). The build stage installs from PyPI; to install
-# offline instead, mount a directory of wheels and point pip at it with PIP_NO_INDEX=1 and
-# PIP_FIND_LINKS (pip reads both from the environment, and build arguments are in it).
+# The base is a build argument: any Debian-like image with Python 3.11 or newer and its venv
+# module will do (`--build-arg BASE=...`). The build stage installs from PyPI. To build without
+# it, with podman or buildah: mount a directory of wheels (`--volume DIR:/wheels:ro`) and give
+# `--build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/wheels`; pip reads both from the
+# environment, where build arguments are. The wheels include setuptools, which builds s3lite.
 ARG BASE=python:3.12-slim
 
 FROM ${BASE} AS build
-ARG PIP_NO_INDEX
-ARG PIP_FIND_LINKS
+ARG PIP_NO_INDEX=0
+ARG PIP_FIND_LINKS=
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY . /src
 # PEP 517 isolation builds s3lite with its own setuptools, whatever the base's pip has.
