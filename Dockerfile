@@ -27,7 +27,7 @@ RUN python3 -m venv /opt/s3lite \
 FROM ${BASE}
 # Only the virtual environment comes over: no pip, no compilers, no source tree.
 COPY --from=build /opt/s3lite /opt/s3lite
-RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
+RUN useradd --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
     --shell /usr/sbin/nologin s3lite
 ENV PATH=/opt/s3lite/bin:$PATH \
     PYTHONUNBUFFERED=1 \
