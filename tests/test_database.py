@@ -8,6 +8,7 @@ the statement FerretDB runs. On ``mongod`` those plan tests are skipped; the rac
 """
 
 import datetime
+import os
 import random
 import sqlite3
 import threading
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pymongo
 import pytest
-from bson import Binary, ObjectId
+from bson import Binary, ObjectId, Regex, Timestamp
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -122,6 +123,29 @@ def test_concurrent_increments_and_upserts_lose_nothing(collection):
     assert sum(c.upserted_id is not None for c in counts) == 1
     assert sum(c.modified_count for c in counts) == CLIENTS - 1
     assert collection.find_one({"_id": "counter"}) == {"_id": "counter", "n": CLIENTS}
+
+
+def test_documents_come_back_as_they_were_stored(collection):
+    stored = {
+        "_id": "every type",
+        "text": 'quotes " and \\ backslashes, <html> & \x00\x01\n control, é 😀 \u2028',
+        "int32": -(2**31),
+        "int64": 2**62 + 1,
+        "double": 0.1,
+        "bool": False,
+        "null": None,
+        "binary": os.urandom(300_000),  # binary data of subtype 0 comes back as bytes
+        "uuid-like binary": Binary(os.urandom(16), 4),
+        "object id": ObjectId(),
+        "date": datetime.datetime(2026, 1, 2, 3, 4, 5, 678000),
+        "timestamp": Timestamp(1_700_000_000, 7),
+        "regex": Regex("^a.*b$", "i"),
+        "document": {"nested": {"deeper": [1, "two", {"three": 3.0}]}, "empty": {}},
+        "array": [None, True, {"a": b"\x00\xff"}, "four", 5],  # FerretDB: not nested
+    }
+    collection.insert_one(stored)
+    assert collection.find_one({"_id": "every type"}) == stored
+    assert list(collection.find({"_id": {"$gte": "every", "$lt": "everz"}})) == [stored]
 
 
 def test_a_unique_index_rejects_a_duplicate(collection):
