@@ -4,7 +4,8 @@ Each scenario starts the given FerretDB binary on a free loopback port with a fr
 (no telemetry, no debug listener), fills it, and prints one line per figure:
 
 - ``chunks``: 1 MiB chunks keyed by ``_id`` in one collection, filled in steps (``--steps`` in
-  MiB); at each step the median of ``find_one`` and of ``delete_one`` by a random ``_id``.
+  MiB); at each step the insert rate of its fill, and the median of ``find_one`` and of
+  ``delete_one`` by a random ``_id``.
 - ``records``: object-like records of about 600 bytes keyed ``bucket/key``, filled in steps
   (``--steps`` in thousands); the first range query, then at each step the insert rate of its
   fill, a listing page of 1,000 by ``_id`` range, sorted, ``find_one`` by ``_id``, and a claim
@@ -92,11 +93,13 @@ def chunks(client: pymongo.MongoClient, steps: list[int], times: int) -> None:
     payload = Binary(os.urandom(MIB))
     stored = 0
     for step in steps:
+        started, before = time.perf_counter(), stored
         while stored < step:
             collection.insert_one(
                 {"_id": f"part/{stored}", "files_id": "part", "n": stored, "data": payload}
             )
             stored += 1
+        rate = (stored - before) / (time.perf_counter() - started)
         ids = [f"part/{random.randrange(stored)}" for _ in range(times)]
         found = median_ms(lambda i: collection.find_one({"_id": i}), ids)
         victims = random.sample(range(stored), times)
@@ -104,7 +107,9 @@ def chunks(client: pymongo.MongoClient, steps: list[int], times: int) -> None:
         for n in victims:  # put them back, so the next step starts from a full collection
             collection.insert_one({"_id": f"part/{n}", "files_id": "part", "n": n, "data": payload})
         print(
-            f"chunks {step} MiB: find_one {found:.1f} ms, delete_one {deleted:.1f} ms", flush=True
+            f"chunks {step} MiB: inserted {rate:.1f} MiB/s, find_one {found:.1f} ms,",
+            f"delete_one {deleted:.1f} ms",
+            flush=True,
         )
 
 
