@@ -47,7 +47,7 @@ def race(action: Callable[[int], object]) -> list[object]:
         try:
             barrier.wait(10)
             results[i] = action(i)
-        except BaseException as error:  # handed to the test below
+        except BaseException as error:  # raised again in the test's own thread, below
             errors.append(error)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(CLIENTS)]
