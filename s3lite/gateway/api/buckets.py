@@ -1,27 +1,20 @@
-"""Buckets: create, delete, head, list (ListObjects v1 and v2), location, uploads in progress,
-and batch deletes."""
+"""Buckets: create, delete, head, list (ListObjects v1 and v2, versions), location, ACLs,
+CORS rules and their preflights, uploads in progress, and batch deletes."""
 
 import asyncio
 
-from tornado.web import RequestHandler
-
 from s3lite import errors
 from s3lite.gateway.api.s3_base import OWNER, S3Handler
-from s3lite.s3 import acl, request_xml, xml
+from s3lite.s3 import acl, cors, request_xml, xml
 from s3lite.s3 import multipart as multipart_xml
-from s3lite.s3.errors import s3_status_and_code
-from s3lite.s3.listing import (
-    ListPage,
-    PageBuilder,
-    decode_token,
-    parse_max_keys,
-    start_bound,
-    validate_encoding_type,
-)
+from s3lite.s3.errors import NoSuchCORSConfiguration, s3_status_and_code
+from s3lite.s3.listing import ListArguments
 from s3lite.s3.names import validate_bucket_name, validate_key
 from s3lite.s3.router import Operation
 
-BATCH_DELETE_CONCURRENCY = 16  # keys of one DeleteObjects deleted at once
+# Keys of one DeleteObjects deleted at once: few, so that a batch of 1,000 keys takes its turn
+# at the database beside other callers' requests instead of crowding them out.
+BATCH_DELETE_CONCURRENCY = 4
 
 
 class BucketHandler(S3Handler):
@@ -39,6 +32,10 @@ class BucketHandler(S3Handler):
             Operation.GET_BUCKET_LOCATION: self.get_bucket_location,
             Operation.GET_BUCKET_VERSIONING: self.get_bucket_versioning,
             Operation.GET_BUCKET_ACL: self.get_bucket_acl,
+            Operation.PUT_BUCKET_CORS: self.put_bucket_cors,
+            Operation.GET_BUCKET_CORS: self.get_bucket_cors,
+            Operation.DELETE_BUCKET_CORS: self.delete_bucket_cors,
+            Operation.PREFLIGHT_BUCKET: self.preflight,
             Operation.LIST_MULTIPART_UPLOADS: self.list_multipart_uploads,
             Operation.LIST_OBJECTS: self.list_objects,
             Operation.LIST_OBJECTS_V2: self.list_objects,
@@ -47,9 +44,9 @@ class BucketHandler(S3Handler):
 
     async def create_bucket(self, bucket: str):
         self.document_checked()
-        acl.check_acl_headers(self.request.headers)
+        canned = acl.acl_from_headers(self.request.headers, OWNER[0]) or acl.PRIVATE
         try:
-            await self.services.metadata.create_bucket(bucket)
+            await self.services.metadata.create_bucket(bucket, canned)
         except errors.BucketAlreadyOwnedByYou:
             pass  # us-east-1 answers a repeated create of your own bucket with 200
         self.set_header("Location", f"/{bucket}")
@@ -58,7 +55,9 @@ class BucketHandler(S3Handler):
     async def put_bucket_acl(self, bucket: str):
         body = self.document_checked()
         await self.services.metadata.require_bucket(bucket)
-        self.put_acl(body)
+        canned = acl.acl_for_put_acl(self.request.headers, body, OWNER[0])
+        await self.services.metadata.set_bucket_acl(bucket, canned)
+        self.finish()
 
     async def head_bucket(self, bucket: str):
         await self.services.metadata.require_bucket(bucket)
@@ -101,8 +100,28 @@ class BucketHandler(S3Handler):
         self.write_xml(xml.versioning_xml())
 
     async def get_bucket_acl(self, bucket: str):
-        await self.services.metadata.require_bucket(bucket)
-        self.write_xml(acl.owner_policy_xml(*OWNER))
+        record = await self.bucket(bucket)
+        self.write_xml(acl.policy_xml(record.acl, *OWNER))
+
+    async def put_bucket_cors(self, bucket: str):
+        rules = cors.parse_configuration(self.document_checked())
+        await self.services.metadata.set_bucket_cors(bucket, rules)
+        self.finish()
+
+    async def get_bucket_cors(self, bucket: str):
+        rules = (await self.bucket(bucket)).cors
+        if rules is None:
+            raise NoSuchCORSConfiguration(bucket=bucket)
+        self.write_xml(cors.configuration_xml(rules))
+
+    async def delete_bucket_cors(self, bucket: str):
+        self.document_checked()
+        await self.services.metadata.set_bucket_cors(bucket, None)
+        self.set_status(204)
+        self.finish()
+
+    async def preflight(self, bucket: str):
+        await self.answer_preflight(bucket, is_object=False)
 
     async def list_multipart_uploads(self, bucket: str):
         await self.services.metadata.require_bucket(bucket)
@@ -113,54 +132,6 @@ class BucketHandler(S3Handler):
         self.write_xml(multipart_xml.list_uploads_xml(bucket, uploads, OWNER))
 
     async def list_objects(self, bucket: str):
-        arguments = ListArguments(self, self.operation)
+        arguments = ListArguments.from_query(self.request.query_arguments)
         page = await self.services.metadata.list_objects(bucket, arguments.page_builder())
-        self.write_xml(arguments.render(bucket, page))
-
-
-class ListArguments:
-    """ListObjects' query parameters, checked: version 2 (``list-type=2``) or version 1."""
-
-    def __init__(self, handler: RequestHandler, operation: Operation):
-        argument = handler.get_query_argument
-        self.versions = operation is Operation.LIST_OBJECT_VERSIONS
-        self.version = 2 if operation is Operation.LIST_OBJECTS_V2 else 1
-        self.prefix = argument("prefix", "")
-        self.delimiter = argument("delimiter", None) or None
-        self.max_keys = parse_max_keys(argument("max-keys", None))
-        self.start_after = argument("start-after", None)
-        self.continuation_token = argument("continuation-token", None)
-        self.marker = argument("key-marker" if self.versions else "marker", "")
-        self.encoding_type = argument("encoding-type", None)
-        validate_encoding_type(self.encoding_type)
-
-    def page_builder(self) -> PageBuilder:
-        if self.version == 2:
-            start = start_bound(self.start_after, self.continuation_token)
-        else:
-            start = start_bound(self.marker, None)
-        return PageBuilder(self.prefix, self.delimiter, self.max_keys, start)
-
-    def render(self, bucket: str, page: ListPage) -> bytes:
-        common = {
-            "bucket": bucket,
-            "prefix": self.prefix,
-            "delimiter": self.delimiter,
-            "max_keys": self.max_keys,
-            "encoding_type": self.encoding_type,
-        }
-        next_marker = decode_token(page.next_token)[0] if page.next_token else None
-        if self.versions:
-            return xml.list_versions_xml(
-                page, **common, key_marker=self.marker, next_key_marker=next_marker, owner=OWNER
-            )
-        if self.version == 1:
-            return xml.list_objects_v1_xml(
-                page, **common, marker=self.marker, next_marker=next_marker
-            )
-        return xml.list_objects_v2_xml(
-            page,
-            **common,
-            start_after=self.start_after,
-            continuation_token=self.continuation_token,
-        )
+        self.write_xml(xml.listing_xml(arguments, bucket, page, OWNER))

@@ -23,6 +23,8 @@ from s3lite.errors import (
     NoSuchUpload,
 )
 from s3lite.gateway.metadata.records import (
+    PRIVATE,
+    BucketRecord,
     BucketState,
     DeferredDeletion,
     Intent,
@@ -36,6 +38,7 @@ from s3lite.gateway.metadata.records import (
     UploadedPart,
     uploaded_part_id,
 )
+from s3lite.s3.cors import CORSRule
 from s3lite.s3.listing import ListEntry, ListPage, PageBuilder
 
 LISTING_BATCH = 1000
@@ -68,14 +71,36 @@ class Metadata:
 
     # Buckets
 
-    async def create_bucket(self, name: str) -> None:
+    async def create_bucket(self, name: str, acl: str = PRIVATE) -> None:
         try:
-            await self.buckets.insert_one({"_id": name, "created": now()})
+            await self.buckets.insert_one(BucketRecord(name, now(), acl).to_document())
         except DuplicateKeyError:
             raise BucketAlreadyOwnedByYou(bucket=name) from None
 
     async def require_bucket(self, name: str) -> None:
         if await self.buckets.find_one({"_id": name}, {"_id": 1}) is None:
+            raise NoSuchBucket(bucket=name)
+
+    async def get_bucket(self, name: str) -> BucketRecord:
+        document = await self.buckets.find_one({"_id": name})
+        if document is None:
+            raise NoSuchBucket(bucket=name)
+        return BucketRecord.from_document(document)
+
+    async def set_bucket_acl(self, name: str, acl: str) -> None:
+        """PutBucketAcl: one update of the bucket's record."""
+        updated = await self.buckets.update_one({"_id": name}, {"$set": {"acl": acl}})
+        if updated.matched_count == 0:
+            raise NoSuchBucket(bucket=name)
+
+    async def set_bucket_cors(self, name: str, rules: list[CORSRule] | None) -> None:
+        """PutBucketCors (``rules``) and DeleteBucketCors (None): one update of the bucket."""
+        if rules is None:
+            change = {"$unset": {"cors": ""}}
+        else:
+            change = {"$set": {"cors": [rule.to_document() for rule in rules]}}
+        updated = await self.buckets.update_one({"_id": name}, change)
+        if updated.matched_count == 0:
             raise NoSuchBucket(bucket=name)
 
     async def list_buckets(self) -> list[tuple[str, datetime]]:
@@ -130,6 +155,15 @@ class Metadata:
             await self.objects.delete_one({"_id": document["_id"], "write_id": record.write_id})
             raise NoSuchBucket(bucket=record.bucket)
         return ObjectRecord.from_document(previous) if previous else None
+
+    async def set_object_acl(self, bucket: str, key: str, write_id: str, acl: str) -> bool:
+        """PutObjectAcl: set the ACL of the object the write ``write_id`` made, in one update
+        of its record. False if that object was overwritten or deleted meanwhile: the newer
+        write wins, and its ACL is the one it was stored with."""
+        updated = await self.objects.update_one(
+            {"_id": object_id(bucket, key), "write_id": write_id}, {"$set": {"acl": acl}}
+        )
+        return updated.matched_count == 1
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
         document = await self.objects.find_one_and_delete({"_id": object_id(bucket, key)})
@@ -256,6 +290,7 @@ class Metadata:
         content_type: str,
         user_metadata: list[tuple[str, str]],
         http_headers: list[tuple[str, str]],
+        acl: str = PRIVATE,
     ) -> str:
         upload = MultipartUpload(
             upload_id=secrets.token_hex(16),
@@ -266,6 +301,7 @@ class Metadata:
             content_type=content_type,
             user_metadata=user_metadata,
             http_headers=http_headers,
+            acl=acl,
         )
         await self.multipart_uploads.insert_one(upload.to_document())
         return upload.upload_id
