@@ -2,9 +2,13 @@
 CORS rules and their preflights, uploads in progress, and batch deletes."""
 
 import asyncio
+import logging
+
+from pymongo.errors import ConnectionFailure
 
 from s3lite import errors
 from s3lite.gateway.api.s3_base import OWNER, S3Handler
+from s3lite.gateway.metadata.records import ShardRecord
 from s3lite.s3 import acl, cors, request_xml, xml
 from s3lite.s3 import multipart as multipart_xml
 from s3lite.s3.errors import NoSuchCORSConfiguration, s3_status_and_code
@@ -15,6 +19,8 @@ from s3lite.s3.router import Operation
 # Keys of one DeleteObjects deleted at once: few, so that a batch of 1,000 keys takes its turn
 # at the database beside other callers' requests instead of crowding them out.
 BATCH_DELETE_CONCURRENCY = 4
+log = logging.getLogger(__name__)
+RETIRE_CHUNK = 24  # shards deleted from the nodes at once: four objects' worth
 
 
 class BucketHandler(S3Handler):
@@ -69,27 +75,57 @@ class BucketHandler(S3Handler):
         self.finish()
 
     async def delete_objects(self, bucket: str):
+        """Each key deleted, a few at a time, and reported on its own: a key that fails is an
+        Error of the answer, never a failure of the whole batch. The deleted objects' shards
+        are retired together at the end (``retire``)."""
         keys, quiet = request_xml.parse_delete_request(self.document_checked())
         await self.services.metadata.require_bucket(bucket)
         running = asyncio.Semaphore(BATCH_DELETE_CONCURRENCY)
+        retired: list[ShardRecord] = []
 
-        async def delete(key: str) -> errors.S3liteError | None:
+        async def delete(key: str) -> tuple[str, str] | None:
+            """None once the key is gone (or was never there), else (code, message)."""
             async with running:
                 try:
                     validate_key(key)
-                    await self.services.objects.delete(bucket, key)
+                    removed = await self.services.metadata.delete_object(
+                        bucket, key, check_bucket=False
+                    )
                 except errors.S3liteError as error:
-                    return error
+                    return s3_status_and_code(error)[1], error.message
+                except ConnectionFailure:
+                    return "ServiceUnavailable", "the metadata database cannot be reached"
+                except Exception:  # noqa: BLE001 - reported for this key, as S3 does
+                    log.exception("DeleteObjects /%s: deleting %r failed", bucket, key)
+                    return "InternalError", "We encountered an internal error. Please try again."
+            if removed is not None:
+                retired.extend(removed.shards)
             return None
 
         outcomes = await asyncio.gather(*(delete(key) for key in keys))
-        deleted = [key for key, error in zip(keys, outcomes, strict=True) if error is None]
-        failed = [
-            (key, s3_status_and_code(error)[1], error.message)
-            for key, error in zip(keys, outcomes, strict=True)
-            if error is not None
-        ]
+        await self.retire(retired)
+        deleted = [key for key, failure in zip(keys, outcomes, strict=True) if failure is None]
+        failed = [(key, *failure) for key, failure in zip(keys, outcomes, strict=True) if failure]
         self.write_xml(xml.delete_result_xml([] if quiet else deleted, failed))
+
+    async def retire(self, shards: list[ShardRecord]) -> None:
+        """Retire the shards of a batch's deleted objects as ``ShardRemover.retire`` does, but
+        for the whole batch: with ``--delete-delay-seconds`` their deletions are recorded in a
+        few bulk writes rather than one write per shard (the rounds of deferred deletions make
+        them); without, they are deleted now, a few objects' worth at a time, so that a batch
+        of 1,000 keys never crowds out other requests."""
+        delay = self.services.config.delete_delay_seconds
+        if shards and delay > 0:
+            try:
+                await self.services.metadata.defer_deletions(shards, delay)
+                return
+            except Exception:  # noqa: BLE001 - the objects are gone; their shards still go
+                log.exception("DeleteObjects: recording %d shard deletions failed", len(shards))
+        for start in range(0, len(shards), RETIRE_CHUNK):
+            try:
+                await self.services.remover.retire(shards[start : start + RETIRE_CHUNK])
+            except Exception:  # noqa: BLE001 - the keys are deleted, and answered as such
+                log.exception("DeleteObjects: retiring shards failed; they stay on their nodes")
 
     async def get_bucket_location(self, bucket: str):
         await self.services.metadata.require_bucket(bucket)

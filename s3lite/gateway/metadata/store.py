@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from s3lite.clock import now
 from s3lite.errors import (
@@ -42,6 +42,8 @@ from s3lite.s3.cors import CORSRule
 from s3lite.s3.listing import ListEntry, ListPage, PageBuilder
 
 LISTING_BATCH = 1000
+DEFERRAL_BATCH = 600  # deferred deletions recorded by one insert: a DeleteObjects's 100 keys
+DUPLICATE_KEY = 11000
 LISTING_FIELDS = {"key": 1, "size": 1, "etag": 1, "last_modified": 1}
 
 
@@ -165,10 +167,15 @@ class Metadata:
         )
         return updated.matched_count == 1
 
-    async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
+    async def delete_object(
+        self, bucket: str, key: str, check_bucket: bool = True
+    ) -> ObjectRecord | None:
+        """Delete the object at ``key``; answer it, or None if there was none (NoSuchBucket if
+        the bucket is gone, unless ``check_bucket`` is False: a batch checked it once)."""
         document = await self.objects.find_one_and_delete({"_id": object_id(bucket, key)})
         if document is None:
-            await self.require_bucket(bucket)
+            if check_bucket:
+                await self.require_bucket(bucket)
             return None
         return ObjectRecord.from_document(document)
 
@@ -388,6 +395,31 @@ class Metadata:
             except DuplicateKeyError:
                 # Two first deferrals raced to insert; the loser replaces the winner.
                 if attempt:
+                    raise
+
+    async def defer_deletions(self, shards: list[ShardRecord], delay_seconds: float) -> None:
+        """``defer_deletion`` for many shards, in a few inserts of many documents instead of
+        one write each (a batch delete retires thousands). A shard whose deletion is already
+        recorded keeps that record: either deletes the same shard."""
+        moment = now()
+        documents = [
+            DeferredDeletion(
+                shard.node_id,
+                shard.shard_id,
+                shard.size,
+                moment,
+                moment + timedelta(seconds=delay_seconds),
+            ).to_document()
+            for shard in shards
+        ]
+        for start in range(0, len(documents), DEFERRAL_BATCH):
+            try:
+                await self.deferred_deletions.insert_many(
+                    documents[start : start + DEFERRAL_BATCH], ordered=False
+                )
+            except BulkWriteError as error:
+                written = error.details.get("writeErrors", [])
+                if any(each.get("code") != DUPLICATE_KEY for each in written):
                     raise
 
     async def deferred_deletions_on(self, node_ids: set[str], limit: int) -> list[DeferredDeletion]:
