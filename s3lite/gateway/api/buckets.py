@@ -136,7 +136,7 @@ class BucketHandler(S3Handler):
         self.write_xml(xml.versioning_xml())
 
     async def get_bucket_acl(self, bucket: str):
-        record = await self.bucket(bucket)
+        record = await self.read_bucket(bucket)
         self.write_xml(acl.policy_xml(record.acl, *OWNER))
 
     async def put_bucket_cors(self, bucket: str):
@@ -145,7 +145,7 @@ class BucketHandler(S3Handler):
         self.finish()
 
     async def get_bucket_cors(self, bucket: str):
-        rules = (await self.bucket(bucket)).cors
+        rules = (await self.read_bucket(bucket)).cors
         if rules is None:
             raise NoSuchCORSConfiguration(bucket=bucket)
         self.write_xml(cors.configuration_xml(rules))

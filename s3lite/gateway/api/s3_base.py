@@ -204,7 +204,7 @@ class S3Handler(RequestHandler):
             datetime.now(UTC),
         )
 
-    async def bucket(self, name: str) -> BucketRecord:
+    async def read_bucket(self, name: str) -> BucketRecord:
         """The bucket's record, read once per request (NoSuchBucket if there is none)."""
         if self.bucket_record is None or self.bucket_record.name != name:
             self.bucket_record = await self.services.metadata.get_bucket(name)
@@ -219,7 +219,7 @@ class S3Handler(RequestHandler):
             return
         if access not in ANONYMOUS_ACCESS or bucket is None:
             raise errors.AccessDenied("Access Denied")
-        record = await self.bucket(bucket)
+        record = await self.read_bucket(bucket)
         if access is Access.LIST_BUCKET:
             check_access(self.caller, access, record.acl)
 
@@ -231,9 +231,10 @@ class S3Handler(RequestHandler):
         except errors.NoSuchKey:
             if self.caller is Caller.OWNER:
                 raise
-            raise missing_key_error(self.caller, (await self.bucket(bucket)).acl, key) from None
+            bucket_acl = (await self.read_bucket(bucket)).acl
+            raise missing_key_error(self.caller, bucket_acl, key) from None
         if self.caller is not Caller.OWNER:
-            bucket_acl = (await self.bucket(bucket)).acl
+            bucket_acl = (await self.read_bucket(bucket)).acl
             check_access(self.caller, Access.READ_OBJECT, bucket_acl, record.acl)
         return record
 
@@ -245,7 +246,7 @@ class S3Handler(RequestHandler):
         if self.request.method == "OPTIONS" or not headers.get("Origin"):
             return
         try:
-            rules = (await self.bucket(bucket)).cors
+            rules = (await self.read_bucket(bucket)).cors
         except errors.NoSuchBucket:
             return
         self.cors_headers = cors.request_headers(rules, self.request.method, headers)
@@ -255,7 +256,7 @@ class S3Handler(RequestHandler):
         """A CORS preflight, answered from the bucket's rules (403 AccessForbidden if none
         allows it, also when the bucket does not exist)."""
         try:
-            rules, exists = (await self.bucket(bucket)).cors, True
+            rules, exists = (await self.read_bucket(bucket)).cors, True
         except errors.NoSuchBucket:
             rules, exists = None, False
         headers = cors.preflight_headers(rules, self.request.headers, is_object, exists)
