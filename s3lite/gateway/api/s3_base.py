@@ -115,9 +115,11 @@ class S3Handler(RequestHandler):
             self.operation = route(
                 self.request.method, bucket, key, self.query(), self.request.headers
             )
-            if self.operation not in PREFLIGHTS:
+            if self.operation in PREFLIGHTS:
                 # A preflight is never signed (a presigned URL's signature is for the request
                 # that follows) and is answered from the CORS rules alone.
+                self.caller = Caller.ANONYMOUS if self.services.credentials else Caller.OWNER
+            else:
                 self.authenticate()
             await self.authorize(bucket)
             if self.operation.body is Body.DOCUMENT:
