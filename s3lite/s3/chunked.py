@@ -10,7 +10,6 @@ each chunk's signature when the request is signed, and collects the trailers.
 import hashlib
 
 from s3lite.errors import IncompleteBody, InvalidRequest, NotImplementedYet
-from s3lite.s3.content_encoding import body_encoding
 from s3lite.s3.sigv4 import ChunkSigner
 
 SIGNED_CHUNKS = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
@@ -20,13 +19,6 @@ SIGNED_PAYLOADS = (SIGNED_CHUNKS, SIGNED_CHUNKS_WITH_TRAILER)
 SUPPORTED = (*SIGNED_PAYLOADS, UNSIGNED_WITH_TRAILER)
 TRAILER_SIGNATURE = "x-amz-trailer-signature"
 MAX_LINE = 4096  # a size line or a trailer is a few dozen bytes
-
-
-def is_aws_chunked(headers) -> bool:
-    """Whether a request body carries aws-chunked framing: only a ``STREAMING-...`` payload
-    hash says so, as S3 decides (``content_encoding.body_encoding``); ``Content-Encoding:
-    aws-chunked`` with a plain payload is a plain body."""
-    return body_encoding(headers).aws_chunked
 
 
 def check_payload_kind(payload_hash: str) -> None:
