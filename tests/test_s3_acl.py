@@ -317,10 +317,6 @@ def test_the_policy_shows_the_owner_then_the_group_grants(stored, expected):
     assert grants_of(body) == [("CanonicalUser", OWNER_ID, "FULL_CONTROL"), *expected]
 
 
-def test_the_owner_only_policy_is_the_private_one():
-    assert acl.owner_policy_xml(*OWNER) == policy_xml("private", *OWNER)
-
-
 def test_boto3_reads_the_policy():
     import botocore.parsers
     import botocore.session

@@ -209,21 +209,40 @@ def test_everything_is_private_to_the_owner(s3, bucket):
     )
 
 
-def test_a_wider_acl_is_refused_rather_than_ignored(s3, bucket):
-    with pytest.raises(ClientError) as refused:
-        s3.put_object(Bucket=bucket, Key="public", Body=b"x", ACL="public-read")
-    assert refused.value.response["Error"]["Code"] == "NotImplemented"
-    with pytest.raises(ClientError):
-        s3.head_object(Bucket=bucket, Key="public")
-    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+def test_a_wider_acl_is_kept_and_without_credentials_everyone_is_the_owner(
+    s3, shared_cluster, bucket
+):
+    """Without credentials every caller is the owner: a request with no signature reads and
+    writes private objects. (What anonymous callers get from a gateway with credentials is in
+    tests/test_public_access.py.)"""
     everyone = {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}
+    s3.put_object(Bucket=bucket, Key="public", Body=b"x", ACL="public-read")
+    grants = s3.get_object_acl(Bucket=bucket, Key="public")["Grants"]
+    assert [(g["Grantee"].get("URI"), g["Permission"]) for g in grants] == [
+        (None, "FULL_CONTROL"),
+        (everyone["URI"], "READ"),
+    ]
+    s3.put_object(Bucket=bucket, Key="k", Body=b"private")
     owner = s3.get_object_acl(Bucket=bucket, Key="k")["Owner"]
+    s3.put_object_acl(
+        Bucket=bucket,
+        Key="k",
+        AccessControlPolicy={
+            "Grants": [{"Grantee": everyone, "Permission": "READ"}],
+            "Owner": owner,
+        },
+    )
+    assert len(s3.get_object_acl(Bucket=bucket, Key="k")["Grants"]) == 2
+    s3.put_object_acl(Bucket=bucket, Key="k", ACL="private")
+    assert http_request("GET", f"{shared_cluster.url}/{bucket}/k").body == b"private"
+    assert http_request("PUT", f"{shared_cluster.url}/{bucket}/new", body=b"n").status == 200
+    log_delivery = {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/s3/LogDelivery"}
     with pytest.raises(ClientError) as refused:
         s3.put_object_acl(
             Bucket=bucket,
             Key="k",
             AccessControlPolicy={
-                "Grants": [{"Grantee": everyone, "Permission": "READ"}],
+                "Grants": [{"Grantee": log_delivery, "Permission": "WRITE"}],
                 "Owner": owner,
             },
         )

@@ -3,9 +3,12 @@
 import pytest
 
 from s3lite import errors
+from s3lite.s3.acl import Access
 from s3lite.s3.router import Body, Operation, route
 
 COPY = {"x-amz-copy-source": "/src/key"}
+AWS_CHUNKED_HINT = {"content-encoding": "aws-chunked", "x-amz-content-sha256": "UNSIGNED-PAYLOAD"}
+STREAMING = {"x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER"}
 
 
 @pytest.mark.parametrize(
@@ -40,6 +43,16 @@ COPY = {"x-amz-copy-source": "/src/key"}
         ("DELETE", "b", "k", {"uploadId": "u"}, {}, Operation.ABORT_MULTIPART_UPLOAD),
         ("POST", "b", "k", {"uploads": ""}, {}, Operation.CREATE_MULTIPART_UPLOAD),
         ("POST", "b", "k", {"uploadId": "u"}, {}, Operation.COMPLETE_MULTIPART_UPLOAD),
+        # Content-Encoding: aws-chunked alone does not frame a body; only the payload hash does
+        ("POST", "b", "k", {"uploads": ""}, AWS_CHUNKED_HINT, Operation.CREATE_MULTIPART_UPLOAD),
+        ("GET", "b", None, {"cors": ""}, {}, Operation.GET_BUCKET_CORS),
+        ("PUT", "b", None, {"cors": ""}, {}, Operation.PUT_BUCKET_CORS),
+        ("DELETE", "b", None, {"cors": ""}, {}, Operation.DELETE_BUCKET_CORS),
+        ("OPTIONS", "b", None, {}, {}, Operation.PREFLIGHT_BUCKET),
+        ("OPTIONS", "b", "k", {}, {}, Operation.PREFLIGHT_OBJECT),
+        # a preflight is answered from the CORS rules, whatever sub-resource it names
+        ("OPTIONS", "b", "k", {"uploadId": "u", "partNumber": "1"}, {}, Operation.PREFLIGHT_OBJECT),
+        ("OPTIONS", "b", None, {"tagging": ""}, {}, Operation.PREFLIGHT_BUCKET),
     ],
 )
 def test_each_request_routes_to_its_operation(method, bucket, key, query, headers, operation):
@@ -71,7 +84,7 @@ def test_operations_carry_the_names_of_amazons_api_reference():
 @pytest.mark.parametrize(
     ("method", "bucket", "key", "query", "headers", "refusal", "message"),
     [
-        ("GET", "b", None, {"cors": ""}, {}, errors.NotImplementedYet, "cors"),
+        ("GET", "b", None, {"website": ""}, {}, errors.NotImplementedYet, "website"),
         ("PUT", "b", None, {"versioning": ""}, {}, errors.NotImplementedYet, "versioning"),
         ("POST", "b", None, {}, {}, errors.NotImplementedYet, r"\?delete"),
         ("GET", "b", "k", {"tagging": ""}, {}, errors.NotImplementedYet, "tagging"),
@@ -82,13 +95,13 @@ def test_operations_carry_the_names_of_amazons_api_reference():
             "b",
             "k",
             {"uploads": ""},
-            {"Content-Encoding": "aws-chunked"},
+            STREAMING,
             errors.NotImplementedYet,
             "aws-chunked",
         ),
         ("PUT", None, None, {}, {}, errors.MethodNotAllowed, "service"),
         ("PATCH", "b", None, {}, {}, errors.MethodNotAllowed, "bucket"),
-        ("OPTIONS", "b", "k", {}, {}, errors.MethodNotAllowed, "object"),
+        ("OPTIONS", None, None, {}, {}, errors.MethodNotAllowed, "service"),
     ],
 )
 def test_what_s3lite_does_not_serve_is_refused_by_name(
@@ -96,3 +109,23 @@ def test_what_s3lite_does_not_serve_is_refused_by_name(
 ):
     with pytest.raises(refusal, match=message):
         route(method, bucket, key, query, headers)
+
+
+@pytest.mark.parametrize(
+    ("operation", "access"),
+    [
+        (Operation.GET_OBJECT, Access.READ_OBJECT),
+        (Operation.HEAD_OBJECT, Access.READ_OBJECT),
+        (Operation.LIST_OBJECTS_V2, Access.LIST_BUCKET),
+        (Operation.HEAD_BUCKET, Access.LIST_BUCKET),
+        (Operation.PUT_OBJECT, Access.WRITE_BUCKET),
+        (Operation.DELETE_OBJECTS, Access.WRITE_BUCKET),
+        (Operation.PUT_OBJECT_ACL, Access.WRITE_OBJECT_ACL),
+        (Operation.CREATE_BUCKET, Access.OWNER_ONLY),
+        (Operation.PUT_BUCKET_CORS, Access.OWNER_ONLY),
+        (Operation.LIST_BUCKETS, Access.OWNER_ONLY),
+        (Operation.PREFLIGHT_OBJECT, None),
+    ],
+)
+def test_an_operation_says_what_access_it_needs(operation, access):
+    assert operation.access is access

@@ -283,34 +283,6 @@ def policy_xml(acl: str, owner_id: str, owner_name: str) -> bytes:
     return serialize(root)
 
 
-def owner_policy_xml(owner_id: str, owner_name: str) -> bytes:
-    """The AccessControlPolicy of a private bucket or object: the owner has full control."""
-    return policy_xml(PRIVATE, owner_id, owner_name)
-
-
-def check_acl_headers(headers) -> None:
-    """Accept ``x-amz-acl`` naming an owner-only ACL; refuse anything that grants more (for
-    handlers that do not store ACLs)."""
-    canned = headers.get("x-amz-acl")
-    if canned is not None and canned.strip().lower() not in OWNER_ONLY_CANNED:
-        raise NotImplementedYet(f"the {canned} ACL is not supported: everything is private")
-    if any(name in headers for name in GRANT_HEADERS):
-        raise NotImplementedYet("x-amz-grant-* headers are not supported: everything is private")
-
-
-def check_policy_body(body: bytes, owner_id: str) -> None:
-    """A PutBucketAcl/PutObjectAcl body is accepted when it grants the owner alone (for handlers
-    that do not store ACLs)."""
-    root = parse_request(body, "AccessControlPolicy")
-    for grant in root.iter():
-        if local_name(grant) != "Grant":
-            continue
-        grantee_ids = [e.text for e in grant.iter() if local_name(e) == "ID"]
-        permission = next((e.text for e in grant if local_name(e) == "Permission"), None)
-        if grantee_ids != [owner_id] or permission != "FULL_CONTROL":
-            raise NotImplementedYet("only the owner's FULL_CONTROL grant is supported")
-
-
 def _grantee(kind: str, value: str, owner_id: str) -> str:
     """ "owner" or a group URI, from a grantee's type and value; refusals as S3 words them."""
     kind = kind.lower()

@@ -21,14 +21,6 @@ TRAILER_SIGNATURE = "x-amz-trailer-signature"
 MAX_LINE = 4096  # a size line or a trailer is a few dozen bytes
 
 
-def is_aws_chunked(headers) -> bool:
-    """Whether a request body carries aws-chunked framing."""
-    encodings = [e.strip().lower() for e in headers.get("Content-Encoding", "").split(",")]
-    return "aws-chunked" in encodings or headers.get("x-amz-content-sha256", "").startswith(
-        "STREAMING-"
-    )
-
-
 def check_payload_kind(payload_hash: str) -> None:
     if payload_hash not in SUPPORTED:
         raise NotImplementedYet(f"the {payload_hash} payload is not supported")

@@ -5,6 +5,7 @@ import base64
 import urllib.parse
 
 from s3lite.errors import InvalidDigest, NotImplementedYet
+from s3lite.s3.content_encoding import stored_content_encoding
 from s3lite.s3.names import validate_bucket_name, validate_key
 
 USER_METADATA_PREFIX = "x-amz-meta-"
@@ -33,8 +34,7 @@ def stored_http_headers(headers) -> list[tuple[str, str]]:
     for name in STORED_HTTP_HEADERS:
         value = headers.get(name, "")
         if name == "Content-Encoding":
-            codings = [coding.strip() for coding in value.split(",")]
-            value = ", ".join(c for c in codings if c and c.lower() != "aws-chunked")
+            value = stored_content_encoding(value)
         if value:
             kept.append((name, value))
     return kept

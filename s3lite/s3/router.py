@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from enum import Enum
 
 from s3lite.errors import MethodNotAllowed, NotImplementedYet
-from s3lite.s3.chunked import is_aws_chunked
+from s3lite.s3.acl import Access
+from s3lite.s3.content_encoding import body_encoding
 
 
 class Body(Enum):
@@ -36,6 +37,10 @@ class Operation(Enum):
     GET_BUCKET_VERSIONING = ("GetBucketVersioning", Body.DOCUMENT)
     GET_BUCKET_ACL = ("GetBucketAcl", Body.DOCUMENT)
     PUT_BUCKET_ACL = ("PutBucketAcl", Body.DOCUMENT)
+    GET_BUCKET_CORS = ("GetBucketCors", Body.DOCUMENT)
+    PUT_BUCKET_CORS = ("PutBucketCors", Body.DOCUMENT)
+    DELETE_BUCKET_CORS = ("DeleteBucketCors", Body.DOCUMENT)
+    PREFLIGHT_BUCKET = ("PreflightBucket", Body.NONE)  # a CORS preflight OPTIONS on a bucket
     LIST_OBJECTS = ("ListObjects", Body.DOCUMENT)
     LIST_OBJECTS_V2 = ("ListObjectsV2", Body.DOCUMENT)
     LIST_OBJECT_VERSIONS = ("ListObjectVersions", Body.DOCUMENT)
@@ -54,10 +59,45 @@ class Operation(Enum):
     COMPLETE_MULTIPART_UPLOAD = ("CompleteMultipartUpload", Body.DOCUMENT)
     ABORT_MULTIPART_UPLOAD = ("AbortMultipartUpload", Body.NONE)
     LIST_PARTS = ("ListParts", Body.NONE)
+    PREFLIGHT_OBJECT = ("PreflightObject", Body.NONE)  # a CORS preflight OPTIONS on an object
+
+    @property
+    def access(self) -> Access | None:
+        """What a caller needs to be allowed this operation (``acl.is_allowed``); None for a
+        CORS preflight, which anyone may send: the bucket's CORS rules answer it."""
+        return OPERATION_ACCESS.get(self, Access.OWNER_ONLY)
+
+
+PREFLIGHTS = (Operation.PREFLIGHT_BUCKET, Operation.PREFLIGHT_OBJECT)
+# Operations other than the owner's alone (Access.OWNER_ONLY is every one not named here).
+OPERATION_ACCESS: dict[Operation, Access | None] = {
+    Operation.GET_OBJECT: Access.READ_OBJECT,
+    Operation.HEAD_OBJECT: Access.READ_OBJECT,
+    Operation.LIST_OBJECTS: Access.LIST_BUCKET,
+    Operation.LIST_OBJECTS_V2: Access.LIST_BUCKET,
+    Operation.LIST_OBJECT_VERSIONS: Access.LIST_BUCKET,
+    Operation.LIST_MULTIPART_UPLOADS: Access.LIST_BUCKET,
+    Operation.HEAD_BUCKET: Access.LIST_BUCKET,
+    Operation.PUT_OBJECT: Access.WRITE_BUCKET,
+    Operation.COPY_OBJECT: Access.WRITE_BUCKET,
+    Operation.DELETE_OBJECT: Access.WRITE_BUCKET,
+    Operation.DELETE_OBJECTS: Access.WRITE_BUCKET,
+    Operation.CREATE_MULTIPART_UPLOAD: Access.WRITE_BUCKET,
+    Operation.UPLOAD_PART: Access.WRITE_BUCKET,
+    Operation.UPLOAD_PART_COPY: Access.WRITE_BUCKET,
+    Operation.COMPLETE_MULTIPART_UPLOAD: Access.WRITE_BUCKET,
+    Operation.ABORT_MULTIPART_UPLOAD: Access.WRITE_BUCKET,
+    Operation.LIST_PARTS: Access.WRITE_BUCKET,
+    Operation.GET_BUCKET_ACL: Access.READ_BUCKET_ACL,
+    Operation.PUT_BUCKET_ACL: Access.WRITE_BUCKET_ACL,
+    Operation.GET_OBJECT_ACL: Access.READ_OBJECT_ACL,
+    Operation.PUT_OBJECT_ACL: Access.WRITE_OBJECT_ACL,
+    Operation.PREFLIGHT_BUCKET: None,
+    Operation.PREFLIGHT_OBJECT: None,
+}
 
 
 UNSUPPORTED_BUCKET_QUERIES = (
-    "cors",
     "lifecycle",
     "logging",
     "notification",
@@ -85,6 +125,7 @@ BUCKET_GETS = {
     "location": Operation.GET_BUCKET_LOCATION,
     "versioning": Operation.GET_BUCKET_VERSIONING,
     "acl": Operation.GET_BUCKET_ACL,
+    "cors": Operation.GET_BUCKET_CORS,
     "uploads": Operation.LIST_MULTIPART_UPLOADS,
     "versions": Operation.LIST_OBJECT_VERSIONS,
 }
@@ -116,6 +157,8 @@ def refuse_unsupported(query: Mapping[str, str], names: tuple[str, ...]) -> None
 
 
 def route_bucket(method: str, query: Mapping[str, str]) -> Operation:
+    if method == "OPTIONS":
+        return Operation.PREFLIGHT_BUCKET  # whatever the query: the CORS rules answer it
     refuse_unsupported(query, UNSUPPORTED_BUCKET_QUERIES)
     if method == "GET":
         for name, operation in BUCKET_GETS.items():
@@ -127,11 +170,13 @@ def route_bucket(method: str, query: Mapping[str, str]) -> Operation:
     if method == "PUT":
         if "versioning" in query:
             raise NotImplementedYet("versioning is not supported by s3lite yet")
+        if "cors" in query:
+            return Operation.PUT_BUCKET_CORS
         return Operation.PUT_BUCKET_ACL if "acl" in query else Operation.CREATE_BUCKET
     if method == "HEAD":
         return Operation.HEAD_BUCKET
     if method == "DELETE":
-        return Operation.DELETE_BUCKET
+        return Operation.DELETE_BUCKET_CORS if "cors" in query else Operation.DELETE_BUCKET
     if method == "POST":
         if "delete" in query:
             return Operation.DELETE_OBJECTS
@@ -140,6 +185,8 @@ def route_bucket(method: str, query: Mapping[str, str]) -> Operation:
 
 
 def route_object(method: str, query: Mapping[str, str], headers: Mapping[str, str]) -> Operation:
+    if method == "OPTIONS":
+        return Operation.PREFLIGHT_OBJECT
     refuse_unsupported(query, UNSUPPORTED_OBJECT_QUERIES)
     multipart = "uploadId" in query
     if "partNumber" in query and not multipart:
@@ -159,7 +206,7 @@ def route_object(method: str, query: Mapping[str, str], headers: Mapping[str, st
     if method == "DELETE":
         return Operation.ABORT_MULTIPART_UPLOAD if multipart else Operation.DELETE_OBJECT
     if method == "POST":
-        if is_aws_chunked(headers):
+        if body_encoding(headers).aws_chunked:
             raise NotImplementedYet("aws-chunked bodies are taken for uploads only")
         if "uploads" in query:
             return Operation.CREATE_MULTIPART_UPLOAD

@@ -1,9 +1,16 @@
-"""Common ground of the object API handlers: the operation a request is, request ids, SigV4,
-bodies read whole, S3 XML errors.
+"""Common ground of the object API handlers: the operation a request is, request ids,
+signatures (SigV4 and SigV2), who may do what, CORS headers, bodies read whole, S3 XML errors.
 
-``prepare`` routes the request once (``s3.router``), checks its signature, reads nothing of
-its body yet, and runs the operation's check before the body (``before_body``); the verb
-methods all hand the request to the one coroutine its operation names (``actions``).
+``prepare`` finds the CORS headers a request from a browser gets (from its bucket's rules, so
+that errors carry them too), routes the request once (``s3.router``), tells who sends it
+(``s3.auth``: the owner, or an anonymous caller when credentials are configured), refuses what
+that caller may not do (``s3.acl``), reads nothing of its body yet, and runs the operation's
+check before the body (``before_body``); the verb methods all hand the request to the one
+coroutine its operation names (``actions``).
+
+Anonymous callers may only read objects and list buckets whose ACLs allow it; everything else
+is refused before any of it is read or stored. Reading an object is decided by the object's
+ACL, once its record is read (``check_object_read``).
 """
 
 import hashlib
@@ -19,12 +26,14 @@ from tornado.web import HTTPError, OutputTransform, RequestHandler, stream_reque
 
 from s3lite import errors
 from s3lite.byteranges import unsatisfied_content_range
+from s3lite.gateway.metadata.records import BucketRecord, ObjectRecord
 from s3lite.gateway.services import GatewayServices
 from s3lite.numbers import is_decimal
-from s3lite.s3 import acl, sigv4, xml
+from s3lite.s3 import auth, cors, xml
+from s3lite.s3.acl import Access, Caller, check_access, missing_key_error
 from s3lite.s3.errors import s3_status_and_code
 from s3lite.s3.object_headers import USER_METADATA_PREFIX
-from s3lite.s3.router import Body, Operation, route
+from s3lite.s3.router import PREFLIGHTS, Body, Operation, route
 from s3lite.s3.sigv4 import SignedRequest
 
 log = logging.getLogger(__name__)
@@ -36,6 +45,8 @@ XML_BODY_LIMIT = 8 * 1024 * 1024
 # closing with the body unread resets the connection, and a client still sending it (one that
 # does not wait for "100 Continue") loses the answer. Larger bodies are cut off at once.
 DRAIN_LIMIT = 64 * 1024 * 1024
+# What an anonymous caller may ever be allowed, where the ACLs say so.
+ANONYMOUS_ACCESS = (Access.READ_OBJECT, Access.LIST_BUCKET)
 
 
 class S3ResponseHeaders(httputil.HTTPHeaders):
@@ -64,7 +75,10 @@ class S3Handler(RequestHandler):
     and what an operation checks before its body arrives (``before_body``)."""
 
     signed: SignedRequest | None = None
+    caller: Caller = Caller.OWNER
     operation: Operation | None = None
+    bucket_record: BucketRecord | None = None  # read once, when something needs it
+    cors_headers: dict[str, str] | None = None  # Access-Control-* of every answer, errors too
     document: bytearray | None = None  # the body of a Body.DOCUMENT operation, as it arrives
     refusal: Exception | None = None  # answered once the body has been read and dropped
     answered_early = False  # an error was sent from ``data_received``
@@ -96,10 +110,18 @@ class S3Handler(RequestHandler):
     async def prepare(self):
         try:
             bucket, key = self.resource()
+            if bucket is not None:
+                await self.find_cors_headers(bucket)
             self.operation = route(
                 self.request.method, bucket, key, self.query(), self.request.headers
             )
-            self.authenticate()
+            if self.operation in PREFLIGHTS:
+                # A preflight is never signed (a presigned URL's signature is for the request
+                # that follows) and is answered from the CORS rules alone.
+                self.caller = Caller.ANONYMOUS if self.services.credentials else Caller.OWNER
+            else:
+                self.authenticate()
+            await self.authorize(bucket)
             if self.operation.body is Body.DOCUMENT:
                 self.expect_document()
             await self.before_body()
@@ -168,35 +190,91 @@ class S3Handler(RequestHandler):
         return body
 
     def authenticate(self) -> None:
-        """With credentials configured, serve only requests signed with them (SigV4)."""
-        credentials = self.services.credentials
-        if not credentials:
-            return
+        """Who sends the request (``self.caller``) and what its signature vouches for
+        (``self.signed``): without credentials configured, the owner; with them, the owner for
+        a valid SigV4 or SigV2 signature, an anonymous caller for none, and a refusal for a
+        bad one."""
         headers = {
             name.lower(): self.request.headers.get_list(name) for name in self.request.headers
         }
-        self.signed = sigv4.verify(
+        self.caller, self.signed = auth.authenticate(
             self.request.method,
             self.request.path,
             self.request.query,
             headers,
-            credentials,
+            self.services.credentials,
             datetime.now(UTC),
         )
+
+    async def read_bucket(self, name: str) -> BucketRecord:
+        """The bucket's record, read once per request (NoSuchBucket if there is none)."""
+        if self.bucket_record is None or self.bucket_record.name != name:
+            self.bucket_record = await self.services.metadata.get_bucket(name)
+        return self.bucket_record
+
+    async def authorize(self, bucket: str | None) -> None:
+        """Refuse what the caller may not do, before any of the request is read or stored.
+        The owner may do everything; an anonymous caller may read objects (decided by each
+        object's ACL, ``check_object_read``) and list a bucket whose ACL allows it."""
+        access = self.operation.access
+        if self.caller is Caller.OWNER or access is None:
+            return
+        if access not in ANONYMOUS_ACCESS or bucket is None:
+            raise errors.AccessDenied("Access Denied")
+        record = await self.read_bucket(bucket)
+        if access is Access.LIST_BUCKET:
+            check_access(self.caller, access, record.acl)
+
+    async def readable_object(self, bucket: str, key: str) -> ObjectRecord:
+        """The object's record, if the caller may read it: a caller who may not gets
+        AccessDenied, also for a key that does not exist unless it may list the bucket."""
+        try:
+            record = await self.services.metadata.get_object(bucket, key)
+        except errors.NoSuchKey:
+            if self.caller is Caller.OWNER:
+                raise
+            bucket_acl = (await self.read_bucket(bucket)).acl
+            raise missing_key_error(self.caller, bucket_acl, key) from None
+        if self.caller is not Caller.OWNER:
+            bucket_acl = (await self.read_bucket(bucket)).acl
+            check_access(self.caller, Access.READ_OBJECT, bucket_acl, record.acl)
+        return record
+
+    async def find_cors_headers(self, bucket: str) -> None:
+        """The Access-Control-* headers an actual request from a browser gets from its bucket's
+        CORS rules (a preflight is answered by its own operation), set now and again on an
+        error (``write_error``)."""
+        headers = self.request.headers
+        if self.request.method == "OPTIONS" or not headers.get("Origin"):
+            return
+        try:
+            rules = (await self.read_bucket(bucket)).cors
+        except errors.NoSuchBucket:
+            return
+        self.cors_headers = cors.request_headers(rules, self.request.method, headers)
+        self.apply_cors_headers()
+
+    async def answer_preflight(self, bucket: str, is_object: bool) -> None:
+        """A CORS preflight, answered from the bucket's rules (403 AccessForbidden if none
+        allows it, also when the bucket does not exist)."""
+        try:
+            rules, exists = (await self.read_bucket(bucket)).cors, True
+        except errors.NoSuchBucket:
+            rules, exists = None, False
+        headers = cors.preflight_headers(rules, self.request.headers, is_object, exists)
+        for name, value in headers.items():
+            self.set_header(name, value)
+        self.finish()
+
+    def apply_cors_headers(self) -> None:
+        for name, value in (self.cors_headers or {}).items():
+            self.set_header(name, value)
 
     def check_body_hash(self, body: bytes) -> None:
         """A body read whole (not an object's) is checked against its signed hash at once."""
         claimed = self.signed.body_sha256 if self.signed else None
         if claimed and hashlib.sha256(body).hexdigest() != claimed:
             raise errors.ContentSha256Mismatch()
-
-    def put_acl(self, body: bytes) -> None:
-        """PutBucketAcl and PutObjectAcl: accepted when they ask for what everything already
-        has, the owner alone with full control."""
-        acl.check_acl_headers(self.request.headers)
-        if body.strip():
-            acl.check_policy_body(body, OWNER[0])
-        self.finish()
 
     def compute_etag(self):
         return None  # ETags are the objects' own, never a hash of the response
@@ -224,6 +302,7 @@ class S3Handler(RequestHandler):
         else:
             status_code, code, message = 500, "InternalError", "We encountered an internal error."
         self.set_status(status_code)
+        self.apply_cors_headers()  # send_error cleared them with the rest
         if self.request.method == "HEAD" or status_code == 304:
             self.finish()
             return

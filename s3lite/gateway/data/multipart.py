@@ -95,6 +95,7 @@ class MultipartUploads:
                 content_type=upload.content_type,
                 user_metadata=upload.user_metadata,
                 http_headers=upload.http_headers,
+                acl=upload.acl,
                 parts=object_parts(chosen),
             )
             await self.metadata.require_bucket(bucket)

@@ -29,6 +29,7 @@ from s3lite.gateway.data.node_client import NodeClient, PartSender
 from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.data.splitting import DATA_SHARDS, Span, shard_boundaries
 from s3lite.gateway.metadata.records import (
+    PRIVATE,
     Intent,
     IntentKind,
     IntentState,
@@ -60,6 +61,7 @@ class ObjectInfo:
     # (algorithm, base64 value) of x-amz-checksum-*; the value is None until a trailer brings it
     checksum: tuple[str, str | None] | None = None
     multipart_part: tuple[str, int] | None = None  # (UploadId, part number) of an UploadPart
+    acl: str = PRIVATE  # the canned ACL the object is stored with
 
 
 class WriteState(Enum):
@@ -230,6 +232,7 @@ class ObjectUpload:
             content_type=self.info.content_type,
             user_metadata=self.info.user_metadata,
             http_headers=self.info.http_headers,
+            acl=self.info.acl,
             parts=[ObjectPart(1, 0, self.size, shards)],
             checksum=[self.checksum.algorithm, self.checksum.expected] if self.checksum else None,
         )

@@ -18,8 +18,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from s3lite.clock import now
+from s3lite.s3.cors import CORSRule
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+PRIVATE = "private"  # the canned ACL of what was stored without one (``s3.acl``)
 
 
 class ShardRole(StrEnum):
@@ -61,6 +63,37 @@ class MultipartState(StrEnum):
 
 class BucketState(StrEnum):
     DELETING = "deleting"
+
+
+@dataclass(frozen=True)
+class BucketRecord:
+    """A bucket: its canned ACL, and its CORS rules (None: it has no CORS configuration)."""
+
+    name: str
+    created: datetime
+    acl: str = PRIVATE
+    cors: list[CORSRule] | None = None
+    state: BucketState | None = None
+
+    def to_document(self) -> dict:
+        document = {"_id": self.name, "created": self.created, "acl": self.acl}
+        if self.cors is not None:
+            document["cors"] = [rule.to_document() for rule in self.cors]
+        if self.state is not None:
+            document["state"] = str(self.state)
+        return document
+
+    @classmethod
+    def from_document(cls, document: dict) -> "BucketRecord":
+        cors = document.get("cors")
+        state = document.get("state")
+        return cls(
+            name=document["_id"],
+            created=document["created"],
+            acl=document.get("acl", PRIVATE),
+            cors=[CORSRule.from_document(rule) for rule in cors] if cors is not None else None,
+            state=BucketState(state) if state else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -149,6 +182,7 @@ class ObjectRecord:
     checksum: list[str] | None = None  # [algorithm, base64 value], as the client sent it
     # Cache-Control, Content-Disposition and the like, as given on upload, sent back on reads
     http_headers: list[tuple[str, str]] = field(default_factory=list)
+    acl: str = PRIVATE  # a canned ACL's name (``s3.acl``)
 
     @property
     def shards(self) -> list[ShardRecord]:
@@ -168,6 +202,7 @@ class ObjectRecord:
             "last_modified": self.last_modified,
             "checksum": self.checksum,
             "http_headers": pairs_to_documents(self.http_headers),
+            "acl": self.acl,
         }
 
     @classmethod
@@ -186,6 +221,7 @@ class ObjectRecord:
             last_modified=document["last_modified"],
             checksum=document.get("checksum"),
             http_headers=documents_to_pairs(document.get("http_headers", [])),
+            acl=document.get("acl", PRIVATE),
         )
 
 
@@ -282,6 +318,7 @@ class MultipartUpload:
     content_type: str = DEFAULT_CONTENT_TYPE
     user_metadata: list[tuple[str, str]] = field(default_factory=list)
     http_headers: list[tuple[str, str]] = field(default_factory=list)
+    acl: str = PRIVATE  # the object's, once completed
     etag: str | None = None  # once completed
     claimed: datetime | None = None  # when a completion claimed it
 
@@ -295,6 +332,7 @@ class MultipartUpload:
             "content_type": self.content_type,
             "user_metadata": pairs_to_documents(self.user_metadata),
             "http_headers": pairs_to_documents(self.http_headers),
+            "acl": self.acl,
         }
 
     @classmethod
@@ -308,6 +346,7 @@ class MultipartUpload:
             content_type=document["content_type"],
             user_metadata=documents_to_pairs(document["user_metadata"]),
             http_headers=documents_to_pairs(document.get("http_headers", [])),
+            acl=document.get("acl", PRIVATE),
             etag=document.get("etag"),
             claimed=document.get("claimed"),
         )

@@ -23,6 +23,8 @@ from s3lite.errors import (
     NoSuchUpload,
 )
 from s3lite.gateway.metadata.records import (
+    PRIVATE,
+    BucketRecord,
     BucketState,
     DeferredDeletion,
     Intent,
@@ -36,9 +38,11 @@ from s3lite.gateway.metadata.records import (
     UploadedPart,
     uploaded_part_id,
 )
+from s3lite.s3.cors import CORSRule
 from s3lite.s3.listing import ListEntry, ListPage, PageBuilder
 
 LISTING_BATCH = 1000
+DEFERRAL_BATCH = 600  # deferred deletions recorded by one insert: a DeleteObjects's 100 keys
 DUPLICATE_KEY = 11000
 LISTING_FIELDS = {"key": 1, "size": 1, "etag": 1, "last_modified": 1}
 
@@ -69,14 +73,36 @@ class Metadata:
 
     # Buckets
 
-    async def create_bucket(self, name: str) -> None:
+    async def create_bucket(self, name: str, acl: str = PRIVATE) -> None:
         try:
-            await self.buckets.insert_one({"_id": name, "created": now()})
+            await self.buckets.insert_one(BucketRecord(name, now(), acl).to_document())
         except DuplicateKeyError:
             raise BucketAlreadyOwnedByYou(bucket=name) from None
 
     async def require_bucket(self, name: str) -> None:
         if await self.buckets.find_one({"_id": name}, {"_id": 1}) is None:
+            raise NoSuchBucket(bucket=name)
+
+    async def get_bucket(self, name: str) -> BucketRecord:
+        document = await self.buckets.find_one({"_id": name})
+        if document is None:
+            raise NoSuchBucket(bucket=name)
+        return BucketRecord.from_document(document)
+
+    async def set_bucket_acl(self, name: str, acl: str) -> None:
+        """PutBucketAcl: one update of the bucket's record."""
+        updated = await self.buckets.update_one({"_id": name}, {"$set": {"acl": acl}})
+        if updated.matched_count == 0:
+            raise NoSuchBucket(bucket=name)
+
+    async def set_bucket_cors(self, name: str, rules: list[CORSRule] | None) -> None:
+        """PutBucketCors (``rules``) and DeleteBucketCors (None): one update of the bucket."""
+        if rules is None:
+            change = {"$unset": {"cors": ""}}
+        else:
+            change = {"$set": {"cors": [rule.to_document() for rule in rules]}}
+        updated = await self.buckets.update_one({"_id": name}, change)
+        if updated.matched_count == 0:
             raise NoSuchBucket(bucket=name)
 
     async def list_buckets(self) -> list[tuple[str, datetime]]:
@@ -132,10 +158,24 @@ class Metadata:
             raise NoSuchBucket(bucket=record.bucket)
         return ObjectRecord.from_document(previous) if previous else None
 
-    async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
+    async def set_object_acl(self, bucket: str, key: str, write_id: str, acl: str) -> bool:
+        """PutObjectAcl: set the ACL of the object the write ``write_id`` made, in one update
+        of its record. False if that object was overwritten or deleted meanwhile: the newer
+        write wins, and its ACL is the one it was stored with."""
+        updated = await self.objects.update_one(
+            {"_id": object_id(bucket, key), "write_id": write_id}, {"$set": {"acl": acl}}
+        )
+        return updated.matched_count == 1
+
+    async def delete_object(
+        self, bucket: str, key: str, check_bucket: bool = True
+    ) -> ObjectRecord | None:
+        """Delete the object at ``key``; answer it, or None if there was none (NoSuchBucket if
+        the bucket is gone, unless ``check_bucket`` is False: a batch checked it once)."""
         document = await self.objects.find_one_and_delete({"_id": object_id(bucket, key)})
         if document is None:
-            await self.require_bucket(bucket)
+            if check_bucket:
+                await self.require_bucket(bucket)
             return None
         return ObjectRecord.from_document(document)
 
@@ -257,6 +297,7 @@ class Metadata:
         content_type: str,
         user_metadata: list[tuple[str, str]],
         http_headers: list[tuple[str, str]],
+        acl: str = PRIVATE,
     ) -> str:
         upload = MultipartUpload(
             upload_id=secrets.token_hex(16),
@@ -267,6 +308,7 @@ class Metadata:
             content_type=content_type,
             user_metadata=user_metadata,
             http_headers=http_headers,
+            acl=acl,
         )
         await self.multipart_uploads.insert_one(upload.to_document())
         return upload.upload_id
@@ -335,29 +377,31 @@ class Metadata:
 
     async def defer_deletions(self, shards: list[ShardRecord], delay_seconds: float = 0.0) -> None:
         """Record deletions to make once ``delay_seconds`` have passed and each node is up, in
-        one insert. A shard deferred already keeps one record, with the later time: deferring
-        twice never fails."""
-        if not shards:
-            return
+        a few inserts of many documents instead of one write each (a batch delete retires
+        thousands). A shard deferred already keeps one record, with the later time: deferring
+        twice never fails, and never brings a deletion forward under a reader."""
         moment = now()
         due = moment + timedelta(seconds=delay_seconds)
         deletions = [
             DeferredDeletion(shard.node_id, shard.shard_id, shard.size, moment, due)
             for shard in shards
         ]
-        try:
-            await self.deferred_deletions.insert_many(
-                [deletion.to_document() for deletion in deletions], ordered=False
-            )
-        except BulkWriteError as error:
-            failed = error.details.get("writeErrors", [])
-            if any(failure.get("code") != DUPLICATE_KEY for failure in failed):
-                raise
-            for failure in failed:
-                deletion = deletions[failure["index"]]
-                await self.deferred_deletions.replace_one(
-                    {"_id": deletion.record_id}, deletion.to_document(), upsert=True
+        for start in range(0, len(deletions), DEFERRAL_BATCH):
+            batch = deletions[start : start + DEFERRAL_BATCH]
+            try:
+                await self.deferred_deletions.insert_many(
+                    [deletion.to_document() for deletion in batch], ordered=False
                 )
+            except BulkWriteError as error:
+                failed = error.details.get("writeErrors", [])
+                if any(failure.get("code") != DUPLICATE_KEY for failure in failed):
+                    raise
+                for failure in failed:
+                    deletion = batch[failure["index"]]
+                    await self.deferred_deletions.replace_one(
+                        {"_id": deletion.record_id, "not_before": {"$lt": deletion.not_before}},
+                        deletion.to_document(),
+                    )
 
     async def deferred_deletions_on(self, node_ids: set[str], limit: int) -> list[DeferredDeletion]:
         """Deletions that are due on the given nodes."""
