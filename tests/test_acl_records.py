@@ -69,7 +69,7 @@ async def test_put_object_acl_changes_only_the_version_it_read(store):
 async def test_deferred_deletions_recorded_in_bulk_keep_one_record_per_shard(store):
     async with store as metadata:
         shards = [ShardRecord(i, f"node{i % 3}", f"w.{i}", 0, 10, "") for i in range(1500)]
-        await metadata.defer_deletion(shards[0], 0)
+        await metadata.defer_deletions(shards[:1], 0)
         await metadata.defer_deletions(shards, 0)
         await metadata.defer_deletions(shards[:10], 0)  # again: nothing doubles
         due = await metadata.deferred_deletions_on({"node0", "node1", "node2"}, 2000)
