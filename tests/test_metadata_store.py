@@ -1,11 +1,14 @@
-"""The gateway's records in the real database: deferred deletions, keyed by node and shard."""
+"""The gateway's records in the real database: deferred deletions keyed by node and shard, and
+records of earlier versions rewritten at start."""
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from pymongo import AsyncMongoClient
 
-from s3lite.gateway.metadata.records import ShardRecord
+from s3lite.clock import now
+from s3lite.gateway.metadata.records import IntentKind, ShardRecord
 from s3lite.gateway.metadata.store import Metadata
 
 
@@ -54,3 +57,38 @@ async def test_a_deletion_deferred_again_is_not_forgotten_by_the_earlier_one(
         await metadata.defer_deletions([shard("node-a", "w.0")], delay_seconds=300)
         await metadata.forget_deletion(earlier)  # the retry that took the first deferral
         assert await metadata.deferred_deletions.count_documents({}) == 1
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_records_of_earlier_versions_are_rewritten_and_then_read(mongo_uri, database_name):
+    async with AsyncMongoClient(mongo_uri, tz_aware=True) as client:
+        metadata = Metadata(client[database_name])
+        moment = now()
+        old_shards = [
+            {"index": i, "node_id": f"n{i}", "part_id": f"w.{i}", "size": 5} for i in range(6)
+        ]
+        await metadata.intents.insert_one(
+            {
+                "_id": "w",
+                "bucket": "b",
+                "key": "k",
+                "multipart_part": None,
+                "parts": old_shards,
+                "state": "streaming",
+                "started": moment,
+                "touched": moment - timedelta(hours=1),
+            }
+        )
+        await metadata.deferred_deletions.insert_one(
+            {"_id": "old.3", "node_id": "n3", "size": 7, "since": moment, "not_before": moment}
+        )
+        await metadata.upgrade_records()
+        await metadata.upgrade_records()  # a second start finds nothing left to do
+
+        intent = await metadata.claim_abandoned_intent(moment)
+        assert intent.kind is IntentKind.OBJECT
+        assert [shard.shard_id for shard in intent.shards] == [f"w.{i}" for i in range(6)]
+        [deletion] = await metadata.deferred_deletions_on({"n3"}, limit=10)
+        assert (deletion.shard_id, deletion.size) == ("old.3", 7)
+        await metadata.forget_deletion(deletion)
+        assert await metadata.deferred_deletions.count_documents({}) == 0

@@ -51,6 +51,7 @@ async def run(config: GatewayConfig) -> None:
             config, metadata, registry, nodes, remover, objects, multipart, tasks
         )
         await metadata.ensure_indexes()
+        await metadata.upgrade_records()
         await registry.ensure_indexes()
         collector = OrphanCollector(
             metadata, remover, config.gc_grace_seconds, config.multipart_expiry_seconds

@@ -71,6 +71,37 @@ class Metadata:
         await self.intents.create_index("touched")
         await self.deferred_deletions.create_index("node_id")
 
+    async def upgrade_records(self) -> None:
+        """Rewrite the intents and deferred deletions of earlier versions in today's form, so
+        that no write they describe is forgotten. Earlier intents named their shards ``parts``
+        with a ``part_id`` and had no kind; earlier deferred deletions were keyed by shard id
+        alone. Each record is rewritten by single-document writes (a new one first, then the
+        old one goes), so an interrupted upgrade is finished by the next start."""
+        async for document in self.intents.find({"kind": {"$exists": False}}):
+            shards = [
+                {**shard, "shard_id": shard["part_id"]} for shard in document.get("parts", [])
+            ]
+            kind = (
+                IntentKind.MULTIPART_PART if document.get("multipart_part") else IntentKind.OBJECT
+            )
+            await self.intents.update_one(
+                {"_id": document["_id"], "kind": {"$exists": False}},
+                {"$set": {"kind": kind, "shards": shards}, "$unset": {"parts": ""}},
+            )
+        async for document in self.deferred_deletions.find({"shard_id": {"$exists": False}}):
+            deletion = DeferredDeletion(
+                document["node_id"],
+                document["_id"],
+                document["size"],
+                document["since"],
+                document["not_before"],
+            )
+            try:
+                await self.deferred_deletions.insert_one(deletion.to_document())
+            except DuplicateKeyError:
+                pass  # rewritten by a start that stopped before the old one went
+            await self.deferred_deletions.delete_one({"_id": document["_id"]})
+
     # Buckets
 
     async def create_bucket(self, name: str, acl: str = PRIVATE) -> None:
