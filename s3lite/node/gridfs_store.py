@@ -254,10 +254,8 @@ class GridFSReader(ShardReader):
     async def chunks(self, first: int, last: int) -> AsyncIterator[bytes]:
         """Chunks ``first..last`` in order, with up to ``READ_AHEAD`` lookups in flight while
         the consumer handles the one before them."""
-        if first == 0 and self.first_chunk is not None:
-            yield self.first_chunk
-            first = 1
-        numbers = iter(range(first, last + 1))
+        given = self.first_chunk if first == 0 else None
+        numbers = iter(range(first if given is None else 1, last + 1))
         pending: deque[asyncio.Future] = deque()
 
         def look_up_ahead() -> None:
@@ -266,6 +264,8 @@ class GridFSReader(ShardReader):
 
         look_up_ahead()
         try:
+            if given is not None:
+                yield given
             while pending:
                 data = await pending.popleft()
                 look_up_ahead()
