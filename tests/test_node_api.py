@@ -10,7 +10,9 @@ import json
 import os
 import signal
 import socket
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pymongo
 import pytest
@@ -537,6 +539,67 @@ def test_the_listing_of_an_empty_node_is_empty(start_node):
 
 def test_a_listing_limit_must_be_a_number(node):
     assert node.request("GET", "/_node/parts?limit=many").status == 400
+
+
+# What the node reports
+
+
+class HeartbeatRecorder(BaseHTTPRequestHandler):
+    """A gateway that registers any node as "node-1" and keeps the last heartbeat it got."""
+
+    last_heartbeat: dict = {}
+
+    def do_POST(self):
+        document = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path.endswith("/heartbeat"):
+            type(self).last_heartbeat = document
+        answer = json.dumps({"node_id": "node-1"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def heartbeats():
+    """The URL of a gateway that records heartbeats, and its recorder."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HeartbeatRecorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    HeartbeatRecorder.last_heartbeat = {}
+    yield f"http://127.0.0.1:{server.server_address[1]}", HeartbeatRecorder
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_restarted_node_reports_what_its_records_hold(start_node, mongo_uri, heartbeats):
+    gateway_url, recorder = heartbeats
+    node = start_node(gateway_url=gateway_url)
+    sizes = {"a": 3 * CHUNK + 1, "b": 10, "c": 0}
+    for part_id, size in sizes.items():
+        assert put_part(node, part_id, os.urandom(size)).status == 200
+    assert node.request("DELETE", "/_node/parts/b").status == 204
+
+    def reported(expected: tuple[int, int]):
+        heartbeat = recorder.last_heartbeat
+        return (heartbeat.get("bytes_stored"), heartbeat.get("parts_stored")) == expected
+
+    wait_until(lambda: reported((3 * CHUNK + 1, 2)), 30, "a heartbeat with the node's counts")
+
+    node.stop()
+    # Behind the stopped node's back, its records change (a restore, a repair by hand).
+    with pymongo.MongoClient(mongo_uri) as client:
+        files = client[node.db][f"{COLLECTIONS}.files"]
+        files.delete_one({"_id": "a"})
+        files.insert_one({"_id": "restored", "length": 777, "chunkSize": CHUNK, "sha256": ""})
+    recorder.last_heartbeat = {}
+    node.start().wait_ready()
+
+    wait_until(lambda: reported((777, 2)), 30, "a heartbeat with the counts of the records")
 
 
 # Stopping
