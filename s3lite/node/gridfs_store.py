@@ -52,6 +52,12 @@ def chunk_count(size: int, chunk_size: int) -> int:
     return -(-size // chunk_size)
 
 
+def stored_shard(files_document: dict) -> StoredShard:
+    return StoredShard(
+        files_document["_id"], files_document["length"], files_document.get("sha256", "")
+    )
+
+
 # GridFS's own indexes: what its drivers create, and what its tools' queries use on MongoDB.
 FILES_INDEX = IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)])
 CHUNKS_INDEX = IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)
@@ -95,21 +101,21 @@ class GridFSShardStore(ShardStore):
         its first chunk, or of its files document for an empty shard."""
         return GridFSShardWriter(self, shard_id, size)
 
-    async def stat(self, shard_id: str) -> StoredShard:
+    async def files_document(self, shard_id: str) -> dict:
         document = await self.files.find_one({"_id": shard_id})
         if document is None:
             raise NoSuchPart(f"no part {shard_id}")
-        return StoredShard(shard_id, document["length"], document.get("sha256", ""))
+        return document
+
+    async def stat(self, shard_id: str) -> StoredShard:
+        return stored_shard(await self.files_document(shard_id))
 
     async def open_reader(self, shard_id: str, known_size: int | None = None) -> "GridFSReader":
         if known_size:  # found by chunk 0 alone: every chunk but the last is full
             first = await self.read_chunk(shard_id, 0)
             return GridFSReader(self, StoredShard(shard_id, known_size, ""), len(first), first)
-        document = await self.files.find_one({"_id": shard_id})
-        if document is None:
-            raise NoSuchPart(f"no part {shard_id}")
-        shard = StoredShard(shard_id, document["length"], document.get("sha256", ""))
-        return GridFSReader(self, shard, document["chunkSize"])
+        document = await self.files_document(shard_id)
+        return GridFSReader(self, stored_shard(document), document["chunkSize"])
 
     async def read_chunk(self, shard_id: str, n: int) -> bytes:
         chunk = await self.chunks.find_one({"_id": chunk_id(shard_id, n)})
@@ -143,7 +149,7 @@ class GridFSShardStore(ShardStore):
     async def list(self, after: str | None, limit: int) -> list[StoredShard]:
         query = {"_id": {"$gt": after}} if after else {}
         cursor = self.files.find(query, {"length": 1, "sha256": 1}).sort("_id", 1).limit(limit)
-        return [StoredShard(d["_id"], d["length"], d.get("sha256", "")) async for d in cursor]
+        return [stored_shard(document) async for document in cursor]
 
 
 class GridFSShardWriter(ShardWriter):
