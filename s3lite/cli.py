@@ -47,7 +47,7 @@ def runner(role: str):
     elif role == "node":
         from s3lite.node.app import run
     else:
-        from s3lite.gateway.scrub import run
+        from s3lite.gateway.maintenance.scrub import run
     return run
 
 

@@ -1,8 +1,8 @@
 """Benchmark: s3lite against the limits that bound it and against peers, in one run.
 
 Why: a user choosing an object store compares throughput, latency and memory, and we want to know
-how far each figure is from what this machine, Tornado and the database allow (issue 7), and that
-a long mixed load reads back exactly what it wrote (issue 6). Sections, chosen with ``--only``:
+how far each figure is from what this machine, Tornado and the database allow, and that
+a long mixed load reads back exactly what it wrote. Sections, chosen with ``--only``:
 
 - ``large``: one large object PUT and GET through the gateway with six nodes (MB/s each way),
   sampling the RSS of the gateway and every node every 50 ms, and the same file straight to one

@@ -56,9 +56,9 @@ def test_a_node_killed_during_an_upload_fails_it_and_leaves_no_object(cluster):
     client = socket.create_connection(("127.0.0.1", cluster.gateway.port))
     client.sendall(f"PUT /crash/k HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n".encode())
     client.sendall(os.urandom(MIB))  # well inside the first part
-    time.sleep(0.5)
     # The upload's intent names its nodes: kill the one receiving the first part.
-    first = next(n for n in cluster.nodes if n.node_id == intent_node_ids(cluster)[0])
+    receiving = wait_until(lambda: intent_node_ids(cluster), 30, "the upload's intent")[0]
+    first = next(n for n in cluster.nodes if n.node_id == receiving)
     first.kill()
     try:
         client.sendall(os.urandom(size - MIB))
@@ -77,7 +77,9 @@ def test_a_node_killed_during_an_upload_fails_it_and_leaves_no_object(cluster):
 def intent_node_ids(cluster) -> list[str]:
     with pymongo.MongoClient(cluster.mongo_uri) as client:
         intent = client[cluster.gateway.db]["upload_intents"].find_one()
-    return [part["node_id"] for part in sorted(intent["parts"], key=lambda p: p["index"])]
+    if intent is None:
+        return []
+    return [shard["node_id"] for shard in sorted(intent["shards"], key=lambda s: s["index"])]
 
 
 def test_after_every_process_restarts_every_object_reads_back_byte_for_byte(cluster):
@@ -126,7 +128,7 @@ def test_scrub_reports_missing_and_damaged_parts(cluster):
         s3.put_object(Bucket="scrubbed", Key=key, Body=os.urandom(300_000))
     clean = scrub(cluster, "--deep")
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "3 objects, 18 parts: 0 problems" in clean.stdout
+    assert "3 objects, 18 shards: 0 problems" in clean.stdout
 
     layout = {
         key: cluster.api("GET", f"/_cluster/objects/scrubbed/{key}").json()["parts"]
@@ -136,21 +138,21 @@ def test_scrub_reports_missing_and_damaged_parts(cluster):
     with pymongo.MongoClient(cluster.mongo_uri) as client:
         holder = next(n for n in cluster.nodes if n.node_id == rotten["node_id"])
         chunks = client[holder.db]["parts.chunks"]
-        chunk = chunks.find_one({"files_id": rotten["part_id"], "n": 0})
+        chunk = chunks.find_one({"files_id": rotten["shard_id"], "n": 0})
         flipped = bytes([chunk["data"][0] ^ 1]) + chunk["data"][1:]
         chunks.update_one({"_id": chunk["_id"]}, {"$set": {"data": flipped}})
     thief = next(n for n in cluster.nodes if n.node_id == robbed["node_id"])
-    assert thief.request("DELETE", f"/_node/parts/{robbed['part_id']}").status == 204
+    assert thief.request("DELETE", f"/_node/parts/{robbed['shard_id']}").status == 204
 
     shallow = scrub(cluster)
     assert shallow.returncode == 1
-    assert f"scrubbed/robbed part 4 ({robbed['part_id']}" in shallow.stdout
+    assert f"scrubbed/robbed part 1 shard 4 ({robbed['shard_id']}" in shallow.stdout
     assert "missing" in shallow.stdout
     assert "1 problems" in shallow.stdout  # the flipped byte needs a deep scrub
 
     deep = scrub(cluster, "--deep")
     assert deep.returncode == 1
-    assert f"scrubbed/rotten part 1 ({rotten['part_id']}" in deep.stdout
+    assert f"scrubbed/rotten part 1 shard 1 ({rotten['shard_id']}" in deep.stdout
     assert "2 problems" in deep.stdout
 
 

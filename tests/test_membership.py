@@ -1,4 +1,4 @@
-"""Nodes join by themselves, at any moment, are never removed, and fill evenly (issue 4).
+"""Nodes join by themselves, at any moment, are never removed, and fill evenly.
 
 Every test runs real processes on loopback ports: a gateway (sometimes two) on one database and
 storage nodes that register and heartbeat on their own, every half second in this harness. A
@@ -18,8 +18,8 @@ import pymongo
 import pytest
 from botocore.exceptions import ClientError
 
-from s3lite.gateway.nodes import PLACEMENT_VIEW_SECONDS
-from s3lite.gateway.splitting import PARTS_PER_OBJECT, part_boundaries
+from s3lite.gateway.cluster.registry import PLACEMENT_VIEW_SECONDS
+from s3lite.gateway.data.splitting import DATA_SHARDS, shard_boundaries
 from tests.processes import Cluster, GatewayProcess, free_port, wait_until
 
 KIB = 1024
@@ -72,7 +72,7 @@ def part_nodes(cluster: Cluster, bucket: str, key: str) -> list[str]:
     response = cluster.api("GET", f"/_cluster/objects/{bucket}/{key}")
     assert response.status == 200, response.body
     parts = response.json()["parts"]
-    assert [part["index"] for part in parts] == list(range(PARTS_PER_OBJECT))
+    assert [part["index"] for part in parts] == list(range(DATA_SHARDS))
     return [part["node_id"] for part in parts]
 
 
@@ -92,7 +92,7 @@ def assert_refused_as_unavailable(s3, bucket: str, key: str, body: bytes) -> Non
 def parts_held_by(node) -> list[str]:
     response = node.request("GET", "/_node/parts")
     assert response.status == 200, response.body
-    return [entry["part_id"] for entry in response.json()["parts"]]
+    return [entry["shard_id"] for entry in response.json()["parts"]]
 
 
 def start_nodes(
@@ -265,7 +265,7 @@ def test_a_seventh_node_takes_parts_from_the_very_next_upload(cluster):
     assert {node for key in after for node in placements[key]} == {
         node.node_id for node in cluster.nodes
     }
-    assert all(len(set(nodes)) == PARTS_PER_OBJECT for nodes in placements.values())
+    assert all(len(set(nodes)) == DATA_SHARDS for nodes in placements.values())
 
 
 # Restarts, failures and returns ----------------------------------------------------------------
@@ -354,7 +354,7 @@ def test_a_down_node_takes_no_new_parts(cluster):
     for key, content in contents.items():
         nodes = part_nodes(cluster, bucket, key)
         assert down.node_id not in nodes
-        assert len(set(nodes)) == PARTS_PER_OBJECT and set(nodes) <= up_ids
+        assert len(set(nodes)) == DATA_SHARDS and set(nodes) <= up_ids
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == content
 
 
@@ -380,7 +380,7 @@ def test_with_fewer_than_six_nodes_up_a_put_is_refused_and_nothing_is_stored(clu
 # Capacity --------------------------------------------------------------------------------------
 
 PART = 64 * KIB
-OBJECT = PARTS_PER_OBJECT * PART  # every part of it exactly PART bytes
+OBJECT = DATA_SHARDS * PART  # every part of it exactly PART bytes
 
 
 def test_a_full_node_takes_no_more_parts(cluster):
@@ -425,7 +425,7 @@ def test_when_fewer_than_six_nodes_have_room_a_put_is_refused_and_nothing_is_sto
     assert stored_nowhere(s3, bucket, "one-too-many")
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 3
     assert sorted(entry["bytes_assigned"] for entry in cluster.listed_nodes()) == assigned
-    assert sum(len(parts_held_by(node)) for node in cluster.nodes) == 3 * PARTS_PER_OBJECT
+    assert sum(len(parts_held_by(node)) for node in cluster.nodes) == 3 * DATA_SHARDS
 
     # Three more nodes with room make six that can take a part: the same PUT is accepted.
     start_nodes(cluster, 3, "--capacity-bytes", str(3 * PART))
@@ -492,7 +492,7 @@ def random_sizes(rng: random.Random, count: int) -> list[int]:
 
 
 def largest_part(sizes: list[int]) -> int:
-    return max(span.size for size in sizes for span in part_boundaries(size))
+    return max(span.size for size in sizes for span in shard_boundaries(size))
 
 
 @pytest.mark.slow
@@ -523,8 +523,7 @@ def test_nodes_fill_evenly_also_after_more_nodes_join(gateway_only, record_prope
             s3.put_object(Bucket=bucket, Key=f"{phase}/{index}", Body=body)
 
         with concurrent.futures.ThreadPoolExecutor(UPLOADERS) as uploaders:
-            for done in uploaders.map(upload, range(len(sizes))):
-                assert done is None
+            list(uploaders.map(upload, range(len(sizes))))  # raises the first upload's failure
         written.extend(sizes)
 
     def check_phase(phase: str) -> None:
@@ -552,7 +551,7 @@ def test_nodes_fill_evenly_also_after_more_nodes_join(gateway_only, record_prope
             listed = cluster.listed_nodes()
             bytes_match = all(e["bytes_stored"] == e["bytes_assigned"] for e in listed)
             parts = sum(e["parts_stored"] for e in listed)
-            return bytes_match and parts == PARTS_PER_OBJECT * len(written)
+            return bytes_match and parts == DATA_SHARDS * len(written)
 
         wait_until(reported_by_the_nodes, 30, "the nodes to report every part placed on them")
 

@@ -119,7 +119,7 @@ def test_a_repeated_completion_succeeds_and_unused_parts_are_deleted(shared_clus
     assert first["ETag"] == again["ETag"]
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"a"
     layout = shared_cluster.api("GET", f"/_cluster/objects/{bucket}/k").json()["parts"]
-    kept = {part["part_id"] for part in layout}
+    kept = {part["shard_id"] for part in layout}
     assert len(kept) == 6
     assert shared_cluster.stored_part_ids() & uploaded == kept
 
@@ -203,7 +203,7 @@ def test_the_newest_upload_of_a_part_number_counts(shared_cluster, s3, bucket):
     )
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"new"
     layout = shared_cluster.api("GET", f"/_cluster/objects/{bucket}/k").json()["parts"]
-    assert shared_cluster.stored_part_ids() - before == {part["part_id"] for part in layout}
+    assert shared_cluster.stored_part_ids() - before == {part["shard_id"] for part in layout}
 
 
 def test_a_part_still_arriving_when_the_upload_completes_is_refused_and_collected(cluster):
@@ -234,7 +234,7 @@ def test_a_part_still_arriving_when_the_upload_completes_is_refused_and_collecte
 
     assert s3.get_object(Bucket="bucket", Key="k")["Body"].read() == b"1"
     layout = cluster.api("GET", "/_cluster/objects/bucket/k").json()["parts"]
-    kept = {part["part_id"] for part in layout}
+    kept = {part["shard_id"] for part in layout}
     wait_until(lambda: cluster.stored_part_ids() == kept, 30, "the late part to be collected")
     assert s3.get_object(Bucket="bucket", Key="k")["Body"].read() == b"1"
 

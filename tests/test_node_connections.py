@@ -8,8 +8,8 @@ from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 from tornado.web import Application, RequestHandler, stream_request_body
 
-from s3lite.gateway import node_http
-from s3lite.gateway.node_http import NodeConnections, SinkFailed
+from s3lite.gateway.data import node_http
+from s3lite.gateway.data.node_http import NodeConnections, SinkFailed
 
 
 class WhoAmI(RequestHandler):

@@ -86,10 +86,10 @@ def test_content_type_and_user_metadata_are_kept(s3, bucket):
 
 def test_overwrite_swaps_the_object_and_deletes_the_old_parts(shared_cluster, s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"first version")
-    old_parts = {part["part_id"] for part in parts_of(shared_cluster, bucket, "k")}
+    old_parts = {part["shard_id"] for part in parts_of(shared_cluster, bucket, "k")}
     s3.put_object(Bucket=bucket, Key="k", Body=b"second, longer version")
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"second, longer version"
-    new_parts = {part["part_id"] for part in parts_of(shared_cluster, bucket, "k")}
+    new_parts = {part["shard_id"] for part in parts_of(shared_cluster, bucket, "k")}
     assert not old_parts & new_parts
     stored = shared_cluster.stored_part_ids()
     assert new_parts <= stored
@@ -98,7 +98,7 @@ def test_overwrite_swaps_the_object_and_deletes_the_old_parts(shared_cluster, s3
 
 def test_delete_removes_the_object_and_its_parts_and_is_idempotent(shared_cluster, s3, bucket):
     s3.put_object(Bucket=bucket, Key="gone", Body=os.urandom(1000))
-    part_ids = {part["part_id"] for part in parts_of(shared_cluster, bucket, "gone")}
+    part_ids = {part["shard_id"] for part in parts_of(shared_cluster, bucket, "gone")}
     assert s3.delete_object(Bucket=bucket, Key="gone")["ResponseMetadata"]["HTTPStatusCode"] == 204
     with pytest.raises(ClientError) as missing:
         s3.head_object(Bucket=bucket, Key="gone")
@@ -342,7 +342,7 @@ def test_parts_of_a_node_that_was_down_are_deleted_when_it_is_back(cluster):
     holder = next(n for n in cluster.nodes if n.node_id == parts[0]["node_id"])
     holder.stop()
     s3.delete_object(Bucket="later", Key="k")
-    others = {p["part_id"] for p in parts} - {parts[0]["part_id"]}
+    others = {p["shard_id"] for p in parts} - {parts[0]["shard_id"]}
     assert not others & cluster.stored_part_ids([n for n in cluster.nodes if n is not holder])
 
     holder.start()
@@ -350,7 +350,7 @@ def test_parts_of_a_node_that_was_down_are_deleted_when_it_is_back(cluster):
 
     def deferred_part_gone():
         listing = holder.request("GET", "/_node/parts").json()["parts"]
-        return parts[0]["part_id"] not in {part["part_id"] for part in listing}
+        return parts[0]["shard_id"] not in {part["part_id"] for part in listing}
 
     wait_until(deferred_part_gone, 60, "the deferred part deletion")
 
@@ -385,7 +385,7 @@ def damage_first_part(cluster, size: int) -> None:
     holder = next(n for n in cluster.nodes if n.node_id == first["node_id"])
     with pymongo.MongoClient(cluster.mongo_uri) as client:
         chunks = client[holder.db]["parts.chunks"]
-        chunk = chunks.find_one({"_id": f"{first['part_id']}/0"})
+        chunk = chunks.find_one({"_id": f"{first['shard_id']}/0"})
         flipped = bytes([chunk["data"][0] ^ 0xFF]) + chunk["data"][1:]
         chunks.update_one({"_id": chunk["_id"]}, {"$set": {"data": flipped}})
 

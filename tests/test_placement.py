@@ -5,7 +5,7 @@ import random
 import pytest
 
 from s3lite.errors import InsufficientNodes
-from s3lite.gateway.placement import NodeLoad, choose_nodes
+from s3lite.gateway.cluster.placement import NodeLoad, choose_nodes
 
 
 def loads(*assigned, capacity=0):
@@ -17,9 +17,12 @@ def test_the_least_filled_nodes_take_the_parts():
     assert set(chosen) == {"n0", "n1", "n2", "n3", "n4", "n5"}
 
 
-def test_six_distinct_nodes_even_when_they_are_all_equal():
-    chosen = choose_nodes(loads(*[0] * 9), 6, part_size=1)
-    assert len(set(chosen)) == 6
+def test_equal_nodes_take_turns():
+    """The nodes left out of one object are the first ones the next object picks."""
+    first = choose_nodes(loads(*[0] * 9), 6, part_size=10)
+    filled = [10 if f"n{i}" in first else 0 for i in range(9)]
+    second = choose_nodes(loads(*filled), 6, part_size=10)
+    assert {f"n{i}" for i in range(9)} - set(first) <= set(second)
 
 
 def test_fewer_nodes_than_parts_is_refused_with_the_reason():
@@ -46,7 +49,7 @@ def test_greedy_placement_keeps_the_spread_within_one_part():
     rng = random.Random(7)
     assigned = {f"n{i}": 0 for i in range(6)}
     largest_part = 0
-    # The issue's phases: objects onto six nodes, then three more join and three times as
+    # Two phases: objects onto six nodes, then three more join and three times as
     # many bytes follow (late nodes gain a part per object, the others half of one).
     for new_nodes, objects in ((0, 300), (3, 900)):
         assigned.update({f"late{i}": 0 for i in range(new_nodes)})

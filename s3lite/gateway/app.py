@@ -4,13 +4,17 @@ from tornado.web import Application
 
 from s3lite import db
 from s3lite.config import GatewayConfig
-from s3lite.gateway import cluster_handlers, s3_handlers
-from s3lite.gateway.collector import OrphanCollector
-from s3lite.gateway.metadata import Metadata
-from s3lite.gateway.node_client import NodeClient
-from s3lite.gateway.node_http import NodeConnections
-from s3lite.gateway.nodes import NodeRegistry
-from s3lite.gateway.parts import PartRemover
+from s3lite.gateway.api import cluster, s3_routes
+from s3lite.gateway.api.request_log import log_request
+from s3lite.gateway.api.s3_base import S3HeaderCase
+from s3lite.gateway.cluster.registry import NodeRegistry
+from s3lite.gateway.data.multipart import MultipartUploads
+from s3lite.gateway.data.node_client import NodeClient
+from s3lite.gateway.data.node_http import NodeConnections
+from s3lite.gateway.data.objects import Objects
+from s3lite.gateway.data.removal import ShardRemover
+from s3lite.gateway.maintenance.collector import OrphanCollector
+from s3lite.gateway.metadata.store import Metadata
 from s3lite.gateway.services import GatewayServices
 from s3lite.server import serve_until_stopped
 from s3lite.tasks import BackgroundTasks, every
@@ -22,7 +26,11 @@ SMALL_BODY_LIMIT = 1024 * 1024
 
 def make_app(services: GatewayServices) -> Application:
     # Cluster routes come first: "_cluster" is not a valid bucket name, so nothing is shadowed.
-    return Application(cluster_handlers.routes(services) + s3_handlers.routes(services))
+    return Application(
+        cluster.routes(services) + s3_routes.routes(services),
+        transforms=[S3HeaderCase],
+        log_function=log_request,
+    )
 
 
 async def run(config: GatewayConfig) -> None:
@@ -34,8 +42,14 @@ async def run(config: GatewayConfig) -> None:
         metadata = Metadata(database)
         registry = NodeRegistry(database, config.down_after_missed_heartbeats)
         nodes = NodeClient(http, config.cluster_token)
-        remover = PartRemover(metadata, registry, nodes, config.delete_delay_seconds)
-        services = GatewayServices(config, metadata, registry, nodes, remover, tasks)
+        remover = ShardRemover(metadata, registry, nodes, config.delete_delay_seconds)
+        objects = Objects(
+            metadata, registry, nodes, remover, touch_seconds=config.gc_grace_seconds / 4
+        )
+        multipart = MultipartUploads(metadata, remover)
+        services = GatewayServices(
+            config, metadata, registry, nodes, remover, objects, multipart, tasks
+        )
         await metadata.ensure_indexes()
         await registry.ensure_indexes()
         collector = OrphanCollector(
@@ -43,7 +57,7 @@ async def run(config: GatewayConfig) -> None:
         )
         tasks.spawn(
             every(config.retry_deletes_seconds, remover.retry_deferred, "deferred deletions"),
-            "deferred part deletions",
+            "deferred shard deletions",
         )
         tasks.spawn(
             every(config.gc_interval_seconds, collector.collect, "collecting abandoned uploads"),

@@ -2,9 +2,50 @@
 
 Storage code raises ``s3lite.errors`` exceptions and never speaks HTTP; this one table is the
 only place they meet Amazon's error codes, so a client sees the code S3's documentation lists.
+
+The refusals below are the protocol's own (signatures, ACLs, CORS): only the pure modules of
+``s3lite.s3`` raise them, so they are defined here, beside their codes.
 """
 
 from s3lite import errors
+
+
+class RequestExpired(errors.AccessDenied):
+    """Request has expired"""
+
+
+class AccessForbidden(errors.S3liteError):
+    """CORSResponse: This CORS request is not allowed."""
+
+
+class BadRequest(errors.S3liteError):
+    """Bad Request"""
+
+
+class NoSuchCORSConfiguration(errors.S3liteError):
+    """The CORS configuration does not exist"""
+
+
+class MissingRequestBody(errors.S3liteError):
+    """Request Body is empty"""
+
+
+class MalformedACLError(errors.S3liteError):
+    """The XML you provided was not well-formed or did not validate against our published
+    schema"""
+
+
+class MissingSecurityHeader(errors.S3liteError):
+    """Your request was missing a required header"""
+
+
+class UnexpectedContent(errors.S3liteError):
+    """This request does not support content"""
+
+
+class UnresolvableGrantByEmailAddress(errors.S3liteError):
+    """The e-mail address you provided does not match any account on record."""
+
 
 S3_ERRORS: dict[type, tuple[int, str]] = {
     errors.NoSuchBucket: (404, "NoSuchBucket"),
@@ -44,6 +85,15 @@ S3_ERRORS: dict[type, tuple[int, str]] = {
     errors.InvalidURI: (400, "InvalidURI"),
     errors.PreconditionFailed: (412, "PreconditionFailed"),
     errors.NotModified: (304, "NotModified"),
+    RequestExpired: (403, "AccessDenied"),
+    AccessForbidden: (403, "AccessForbidden"),
+    BadRequest: (400, "BadRequest"),
+    NoSuchCORSConfiguration: (404, "NoSuchCORSConfiguration"),
+    MissingRequestBody: (400, "MissingRequestBodyError"),
+    MalformedACLError: (400, "MalformedACLError"),
+    MissingSecurityHeader: (400, "MissingSecurityHeader"),
+    UnexpectedContent: (400, "UnexpectedContent"),
+    UnresolvableGrantByEmailAddress: (400, "UnresolvableGrantByEmailAddress"),
 }
 
 INTERNAL_ERROR = (500, "InternalError")

@@ -28,10 +28,11 @@ inside it) is skipped: S3 returns a common prefix only if it sorts after the mar
 
 import base64
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from s3lite.errors import InvalidArgument
+from s3lite.errors import InvalidArgument, InvalidURI
 
 MAX_KEYS_LIMIT = 1000
 MAX_KEYS_ARGUMENT = 2**31 - 1
@@ -106,8 +107,9 @@ def start_bound(start_after: str | None, token: str | None) -> tuple[str | None,
 
     A continuation token wins over start-after, as in S3. Resuming after a common prefix starts
     at its successor, inclusive; resuming after a key, or after start-after, excludes that key.
+    An empty token is no token: S3 answers it with a first page (and echoes it back empty).
     """
-    if token is not None:
+    if token:
         key, is_prefix = decode_token(token)
         if not is_prefix:
             return key, False
@@ -239,3 +241,67 @@ def _later_bound(first: tuple[str, bool], second: tuple[str | None, bool]) -> tu
     if key == first[0]:
         return key, inclusive and first[1]
     return key, inclusive
+
+
+@dataclass(frozen=True)
+class ListArguments:
+    """The query parameters of ListObjects (v1), ListObjectsV2 and ListObjectVersions, exactly
+    as sent, so the answer can echo them.
+
+    ``from_query`` reads the raw query arguments: a value such as ``" "`` or ``"\\n"`` is a real
+    prefix, delimiter or marker and must reach the page builder and the XML untouched. Tornado's
+    ``get_query_argument`` strips whitespace by default and turns control characters into spaces
+    even with ``strip=False``, so a delimiter of " " became "" and then absent (``or None``, and
+    ``if delimiter:`` in the XML). None means the parameter was not sent; ``""`` means it was
+    sent empty.
+    """
+
+    version: int  # 1 or 2; ListObjectVersions is version 1 with ``versions`` set
+    versions: bool
+    prefix: str
+    delimiter: str | None
+    max_keys: int
+    start_after: str | None
+    continuation_token: str | None
+    marker: str  # ``marker`` (v1) or ``key-marker`` (versions)
+    encoding_type: str | None
+    fetch_owner: bool
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, list[bytes]]) -> "ListArguments":
+        """Parse Tornado's ``request.query_arguments`` (names to lists of raw byte values, blank
+        values kept); InvalidArgument or InvalidURI as S3 answers bad values."""
+
+        def argument(name: str) -> str | None:
+            values = query.get(name)
+            if not values:
+                return None
+            try:
+                return values[-1].decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidURI(f"the {name} argument is not UTF-8") from None
+
+        versions = "versions" in query
+        encoding_type = argument("encoding-type")
+        validate_encoding_type(encoding_type)
+        return cls(
+            version=2 if argument("list-type") == "2" and not versions else 1,
+            versions=versions,
+            prefix=argument("prefix") or "",
+            delimiter=argument("delimiter"),
+            max_keys=parse_max_keys(argument("max-keys")),
+            start_after=argument("start-after"),
+            continuation_token=argument("continuation-token"),
+            marker=argument("key-marker" if versions else "marker") or "",
+            encoding_type=encoding_type,
+            fetch_owner=(argument("fetch-owner") or "").lower() == "true",
+        )
+
+    def page_builder(self) -> PageBuilder:
+        """The builder for this page: v2 starts from the token or start-after, v1 and version
+        listings from the marker."""
+        if self.version == 2:
+            start = start_bound(self.start_after, self.continuation_token)
+        else:
+            start = start_bound(self.marker, None)
+        return PageBuilder(self.prefix, self.delimiter, self.max_keys, start)

@@ -5,12 +5,23 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from datetime import datetime
 
-from s3lite.errors import MalformedXML
+from s3lite.errors import InvalidArgument, MalformedXML
 from s3lite.numbers import is_decimal
 from s3lite.s3.request_xml import local_name, parse_request
 from s3lite.s3.xml import add_text_elements, iso8601, result_root, serialize
 
 MAX_PARTS = 10000
+
+
+def parse_part_number(raw: str, low: int = 1) -> int:
+    """A part number (or a ``part-number-marker``, from 0) as S3 checks it."""
+    if not is_decimal(raw) or not low <= int(raw) <= MAX_PARTS:
+        raise InvalidArgument(
+            f"Part number must be an integer between {low} and {MAX_PARTS}",
+            ArgumentName="partNumber",
+            ArgumentValue=raw,
+        )
+    return int(raw)
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,19 @@ Result documents carry S3's namespace; ``<Error>`` does not, as S3 sends it. Wit
 correctly both with ``unquote`` and with botocore's ``unquote_plus``.
 """
 
+import re
 import xml.etree.ElementTree as ElementTree
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from urllib.parse import quote
 
-from s3lite.s3.listing import ListPage
+from s3lite.s3.listing import ListArguments, ListPage, decode_token
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+# Bytes below 0x20 other than tab, line feed and carriage return; never part of a UTF-8
+# multi-byte sequence, so they can be replaced in the encoded document.
+CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def iso8601(dt: datetime) -> str:
@@ -65,12 +69,14 @@ def list_objects_v2_xml(
     start_after: str | None,
     continuation_token: str | None,
     encoding_type: str | None,
+    owner: tuple[str, str] | None = None,
 ) -> bytes:
     """Return the ListBucketResult body of ListObjectsV2 for one page.
 
     Optional elements appear only when S3 would send them: Delimiter, StartAfter,
-    ContinuationToken and EncodingType when the request gave them, NextContinuationToken when
-    the page is truncated.
+    ContinuationToken and EncodingType when the request gave them, even empty or whitespace
+    (None means not given), NextContinuationToken when the page is truncated, and each object's
+    Owner (id, display name) when ``owner`` is given, as for ``fetch-owner=true``.
     """
 
     def encoded(value: str) -> str:
@@ -78,7 +84,7 @@ def list_objects_v2_xml(
 
     root = result_root("ListBucketResult")
     fields = {"Name": bucket, "Prefix": encoded(prefix)}
-    if delimiter:
+    if delimiter is not None:
         fields["Delimiter"] = encoded(delimiter)
     fields["MaxKeys"] = str(max_keys)
     fields["KeyCount"] = str(len(result.contents) + len(result.common_prefixes))
@@ -87,12 +93,12 @@ def list_objects_v2_xml(
         fields["ContinuationToken"] = continuation_token
     if result.next_token:
         fields["NextContinuationToken"] = result.next_token
-    if start_after:
+    if start_after is not None:
         fields["StartAfter"] = encoded(start_after)
     if encoding_type:
         fields["EncodingType"] = encoding_type
     add_text_elements(root, fields)
-    add_listing_entries(root, result, encoded)
+    add_listing_entries(root, result, encoded, owner)
     return serialize(root)
 
 
@@ -106,9 +112,11 @@ def list_objects_v1_xml(
     marker: str,
     next_marker: str | None,
     encoding_type: str | None,
+    owner: tuple[str, str] | None = None,
 ) -> bytes:
     """Return the ListBucketResult body of ListObjects (version 1) for one page; NextMarker is
-    sent when the page is truncated (S3 sends it only with a delimiter; it never hurts)."""
+    sent when the page is truncated (S3 sends it only with a delimiter; it never hurts). S3
+    lists each object's Owner in version 1 always: pass ``owner``."""
 
     def encoded(value: str) -> str:
         return quote(value, safe="/") if encoding_type == "url" else value
@@ -118,7 +126,7 @@ def list_objects_v1_xml(
     if next_marker is not None:
         fields["NextMarker"] = encoded(next_marker)
     add_text_elements(root, fields | page_fields(result, max_keys, delimiter, encoding_type))
-    add_listing_entries(root, result, encoded)
+    add_listing_entries(root, result, encoded, owner)
     return serialize(root)
 
 
@@ -127,7 +135,7 @@ def page_fields(
 ) -> dict[str, str]:
     """The fields ListObjects (v1) and ListObjectVersions share after their markers."""
     fields = {"MaxKeys": str(max_keys)}
-    if delimiter:
+    if delimiter is not None:
         fields["Delimiter"] = quote(delimiter, safe="/") if encoding_type == "url" else delimiter
     fields["IsTruncated"] = "true" if result.is_truncated else "false"
     if encoding_type:
@@ -180,12 +188,48 @@ def list_versions_xml(
     return serialize(root)
 
 
+def listing_xml(
+    arguments: ListArguments, bucket: str, page: ListPage, owner: tuple[str, str]
+) -> bytes:
+    """The answer of whichever listing ``arguments`` asked for, echoing its parameters; ``owner``
+    is (id, display name), shown where S3 shows it: always in versions and in version 1, in
+    ListObjectsV2 with ``fetch-owner=true``."""
+    common = {
+        "bucket": bucket,
+        "prefix": arguments.prefix,
+        "delimiter": arguments.delimiter,
+        "max_keys": arguments.max_keys,
+        "encoding_type": arguments.encoding_type,
+    }
+    next_marker = decode_token(page.next_token)[0] if page.next_token else None
+    if arguments.versions:
+        return list_versions_xml(
+            page, **common, key_marker=arguments.marker, next_key_marker=next_marker, owner=owner
+        )
+    if arguments.version == 1:
+        return list_objects_v1_xml(
+            page, **common, marker=arguments.marker, next_marker=next_marker, owner=owner
+        )
+    return list_objects_v2_xml(
+        page,
+        **common,
+        start_after=arguments.start_after,
+        continuation_token=arguments.continuation_token,
+        owner=owner if arguments.fetch_owner else None,
+    )
+
+
 def versioning_xml() -> bytes:
     """GetBucketVersioning of a bucket that never had versioning: an empty configuration."""
     return serialize(result_root("VersioningConfiguration"))
 
 
-def add_listing_entries(root: ElementTree.Element, result: ListPage, encoded) -> None:
+def add_listing_entries(
+    root: ElementTree.Element,
+    result: ListPage,
+    encoded,
+    owner: tuple[str, str] | None = None,
+) -> None:
     for entry in result.contents:
         contents = ElementTree.SubElement(root, "Contents")
         add_text_elements(
@@ -198,6 +242,9 @@ def add_listing_entries(root: ElementTree.Element, result: ListPage, encoded) ->
                 "StorageClass": "STANDARD",
             },
         )
+        if owner is not None:
+            owner_element = ElementTree.SubElement(contents, "Owner")
+            add_text_elements(owner_element, {"ID": owner[0], "DisplayName": owner[1]})
     add_common_prefixes(root, result, encoded)
 
 
@@ -245,6 +292,9 @@ def serialize(root: ElementTree.Element) -> bytes:
     """Return the document as UTF-8 with the declaration S3 sends (double-quoted).
 
     A carriage return (possible in keys) is written as ``&#13;``: written raw, every XML parser
-    would read it back as a line feed.
+    would read it back as a line feed. Other control characters, which XML 1.0 cannot hold at
+    all, are written as S3 writes them, ``&#x1;``: no XML 1.0 parser reads those either, which
+    is why clients ask for ``encoding-type=url`` (boto3 always does for listings).
     """
-    return DECLARATION + ElementTree.tostring(root, encoding="utf-8").replace(b"\r", b"&#13;")
+    body = ElementTree.tostring(root, encoding="utf-8").replace(b"\r", b"&#13;")
+    return DECLARATION + CONTROL_BYTES.sub(lambda m: b"&#x%X;" % m[0][0], body)

@@ -40,8 +40,9 @@ from bench_lib.measure import CpuMeter
 from bench_lib.small import GET_KEYS, Cell, figures, size_label
 from s3lite.config import NodeConfig
 from s3lite.db import connect
-from s3lite.gateway.metadata import ObjectRecord, PartRecord, object_id
-from s3lite.gateway.splitting import PARTS_PER_OBJECT, part_boundaries
+from s3lite.gateway.data.splitting import DATA_SHARDS, shard_boundaries
+from s3lite.gateway.metadata.records import ObjectPart, ObjectRecord, ShardRecord
+from s3lite.gateway.metadata.store import object_id
 from s3lite.node.app import open_store
 from s3lite.node.gridfs_store import CHUNKS_PER_INSERT, GridFSShardStore, chunk_id
 
@@ -69,7 +70,7 @@ class Floor:
     @classmethod
     async def open(cls, mongo_uri: str, prefix: str) -> Floor:
         """Connect as the nodes do (``s3lite.db.connect``) and open their stores as they do."""
-        count = PARTS_PER_OBJECT + 1
+        count = DATA_SHARDS + 1
         clients = await asyncio.gather(*(connect(mongo_uri, CONNECT_SECONDS) for _ in range(count)))
         floor = cls(clients[:-1], clients[-1], prefix)
         floor.stores = await asyncio.gather(
@@ -89,20 +90,21 @@ class Floor:
             await asyncio.gather(*(client.close() for client in self.clients))
 
     async def put(self, key: str, payload: bytes) -> None:
-        upload_id = secrets.token_hex(12)  # part ids are "<upload id>.<index>", as the gateway's
-        parts = [
-            PartRecord(
-                s.index, f"node-{s.index}", f"{upload_id}.{s.index}", s.offset, s.size, SHA256
+        write_id = secrets.token_hex(12)  # shard ids are "<write id>.<index>", as the gateway's
+        shards = [
+            ShardRecord(
+                s.index, f"node-{s.index}", f"{write_id}.{s.index}", s.offset, s.size, SHA256
             )
-            for s in part_boundaries(len(payload))
+            for s in shard_boundaries(len(payload))
         ]
         await asyncio.gather(
             *(
-                store_part(self.stores[p.index], p.part_id, payload[p.offset : p.offset + p.size])
-                for p in parts
+                store_part(self.stores[s.index], s.shard_id, payload[s.offset : s.offset + s.size])
+                for s in shards
             )
         )
-        record = ObjectRecord(BUCKET, key, len(payload), ETAG, upload_id, parts)
+        parts = [ObjectPart(1, 0, len(payload), shards)]
+        record = ObjectRecord(BUCKET, key, len(payload), ETAG, write_id, parts)
         document = {"_id": object_id(BUCKET, key), **record.to_document()}
         await self.objects.replace_one({"_id": document["_id"]}, document, upsert=True)
 

@@ -1,4 +1,4 @@
-"""Mixed load (issue 6): many clients PUT, GET and DELETE objects of 0 to a few MiB for a while,
+"""Mixed load: many clients PUT, GET and DELETE objects of 0 to a few MiB for a while,
 and every answer is checked against what each key must hold.
 
 Each virtual client owns its keys and works on them one request at a time, so what a key holds

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from tornado.queues import Queue, QueueFull
 
 from s3lite.errors import NodeUnavailable, NoSuchPart, PartCorrupted
-from s3lite.gateway.node_http import NodeConnections, NodeResponse, SinkFailed
+from s3lite.gateway.data.node_http import NodeConnections, NodeResponse, SinkFailed
 
 CHUNKS_IN_FLIGHT = 8  # per part being sent; with 64 KiB chunks about half a MiB
 CONNECT_SECONDS = 5.0

@@ -1,14 +1,18 @@
 """The object API: Amazon S3, path style. Handlers stay thin; the work is in the services."""
 
-from s3lite.gateway.bucket_handlers import BucketHandler
-from s3lite.gateway.object_handlers import ObjectHandler
-from s3lite.gateway.s3_base import OWNER, S3Handler
+from s3lite.gateway.api.buckets import BucketHandler
+from s3lite.gateway.api.objects import ObjectHandler
+from s3lite.gateway.api.s3_base import OWNER, S3Handler
 from s3lite.gateway.services import GatewayServices
 from s3lite.s3 import xml
+from s3lite.s3.router import Operation
 
 
 class ServiceHandler(S3Handler):
-    async def get(self):
+    def actions(self):
+        return {Operation.LIST_BUCKETS: self.list_buckets}
+
+    async def list_buckets(self):
         buckets = await self.services.metadata.list_buckets()
         self.write_xml(xml.list_buckets_xml(buckets, *OWNER))
 

@@ -1,14 +1,21 @@
-"""Common ground of the object API handlers: request ids, SigV4, S3 XML errors."""
+"""Common ground of the object API handlers: the operation a request is, request ids, SigV4,
+bodies read whole, S3 XML errors.
+
+``prepare`` routes the request once (``s3.router``), checks its signature, reads nothing of
+its body yet, and runs the operation's check before the body (``before_body``); the verb
+methods all hand the request to the one coroutine its operation names (``actions``).
+"""
 
 import hashlib
 import logging
 import secrets
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from pymongo.errors import ConnectionFailure
 from tornado import httputil
-from tornado.web import HTTPError, RequestHandler
+from tornado.web import HTTPError, OutputTransform, RequestHandler, stream_request_body
 
 from s3lite import errors
 from s3lite.byteranges import unsatisfied_content_range
@@ -16,12 +23,12 @@ from s3lite.gateway.services import GatewayServices
 from s3lite.numbers import is_decimal
 from s3lite.s3 import acl, sigv4, xml
 from s3lite.s3.errors import s3_status_and_code
+from s3lite.s3.object_headers import USER_METADATA_PREFIX
+from s3lite.s3.router import Body, Operation, route
 from s3lite.s3.sigv4 import SignedRequest
 
 log = logging.getLogger(__name__)
 OWNER = ("s3lite", "s3lite")
-USER_METADATA_PREFIX = "x-amz-meta-"
-DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 # XML request bodies (a batch delete of 1000 long keys, a completion of thousands of parts) are
 # read whole, up to this size.
 XML_BODY_LIMIT = 8 * 1024 * 1024
@@ -41,14 +48,26 @@ class S3ResponseHeaders(httputil.HTTPHeaders):
             yield (lowered if lowered.startswith(USER_METADATA_PREFIX) else name), value
 
 
-class S3Handler(RequestHandler):
-    """Common ground of the object API: request ids and S3 XML errors."""
+class S3HeaderCase(OutputTransform):
+    """Hands every response's headers on as ``S3ResponseHeaders`` (an application transform,
+    so no handler reaches into Tornado's private header store)."""
 
-    def clear(self) -> None:
-        super().clear()
-        self._headers = S3ResponseHeaders(self._headers)
+    def transform_first_chunk(self, status_code, headers, chunk, finishing):
+        return status_code, S3ResponseHeaders(headers), chunk
+
+
+@stream_request_body
+class S3Handler(RequestHandler):
+    """Common ground of the object API. Every body is read as it arrives: kept whole for a
+    document, streamed on for object bytes, dropped otherwise. Subclasses name the resource
+    their path is (``resource``), the coroutine of each operation they serve (``actions``),
+    and what an operation checks before its body arrives (``before_body``)."""
 
     signed: SignedRequest | None = None
+    operation: Operation | None = None
+    document: bytearray | None = None  # the body of a Body.DOCUMENT operation, as it arrives
+    refusal: Exception | None = None  # answered once the body has been read and dropped
+    answered_early = False  # an error was sent from ``data_received``
 
     def initialize(self, services: GatewayServices) -> None:
         self.services = services
@@ -61,26 +80,45 @@ class S3Handler(RequestHandler):
         self.set_header("Server", "s3lite")
         self.clear_header("Content-Type")  # only responses with a body say what it is
 
-    small_body: bytearray | None = None
-    streams_body = False  # set by handlers that read their body with @stream_request_body
-    refusal: Exception | None = None
+    def resource(self) -> tuple[str | None, str | None]:
+        """The bucket and key this request names (None where the path has none), checked."""
+        return None, None
+
+    def actions(self) -> dict[Operation, Callable[..., Awaitable[None]]]:
+        raise NotImplementedError
+
+    async def before_body(self) -> None:
+        """What the operation checks before its body arrives (bucket, sizes, an upload)."""
+
+    def query(self) -> dict[str, str]:
+        return {name: self.get_query_argument(name) for name in self.request.query_arguments}
 
     async def prepare(self):
         try:
+            bucket, key = self.resource()
+            self.operation = route(
+                self.request.method, bucket, key, self.query(), self.request.headers
+            )
             self.authenticate()
-            await self.check_request()
+            if self.operation.body is Body.DOCUMENT:
+                self.expect_document()
+            await self.before_body()
         except Exception as error:
             if not self.can_drain_body():
                 raise
             self.refuse_after_body(error)
 
-    async def check_request(self) -> None:
-        """What a handler checks before the body arrives (names, bucket, sizes)."""
+    async def serve(self, *path_args: str) -> None:
+        if self.refusal is not None:
+            raise self.refusal
+        await self.actions()[self.operation](*path_args)
+
+    get = head = put = post = delete = patch = options = serve
 
     def can_drain_body(self) -> bool:
         headers = self.request.headers
-        if not self.streams_body or headers.get("Expect", "").lower() == "100-continue":
-            return False  # nothing unread, or the client waits for a go-ahead it won't get
+        if headers.get("Expect", "").lower() == "100-continue":
+            return False  # the client waits for a go-ahead it won't get
         if "chunked" in headers.get("Transfer-Encoding", "").lower():
             return True
         length = headers.get("Content-Length", "")
@@ -89,12 +127,8 @@ class S3Handler(RequestHandler):
     def refuse_after_body(self, error: Exception) -> None:
         """Read and drop the body, then answer ``error`` instead of the request."""
         self.refusal = error
+        self.document = None
         self.request.connection.set_max_body_size(DRAIN_LIMIT)
-
-        async def refuse(*args, **kwargs):
-            raise error
-
-        setattr(self, self.request.method.lower(), refuse)
 
     def decode_argument(self, value: bytes, name: str | None = None) -> str:
         try:
@@ -102,23 +136,34 @@ class S3Handler(RequestHandler):
         except UnicodeDecodeError:
             raise errors.InvalidURI(f"{name or 'the path'} is not UTF-8") from None
 
-    def expect_small_body(self) -> None:
+    def expect_document(self) -> None:
         """Read this request's body whole (it is an XML document), refusing one too big with
         S3's error rather than the server's bare 400."""
         length = self.request.headers.get("Content-Length", "")
         if is_decimal(length) and int(length) > XML_BODY_LIMIT:
             raise errors.MaxMessageLengthExceeded(f"the body is over {XML_BODY_LIMIT} bytes")
         self.request.connection.set_max_body_size(2 * XML_BODY_LIMIT)
-        self.small_body = bytearray()
+        self.document = bytearray()
 
-    def take_small_body_chunk(self, chunk: bytes) -> None:
-        self.small_body += chunk
-        if len(self.small_body) > XML_BODY_LIMIT:
+    async def data_received(self, chunk: bytes) -> None:
+        if self.answered_early or self.refusal is not None:
+            return
+        try:
+            await self.take_body(chunk)
+        except Exception:
+            self.fail_now()
+
+    async def take_body(self, chunk: bytes) -> None:
+        """A piece of the body; a document is kept, anything else is not asked for."""
+        if self.document is None:
+            return
+        self.document += chunk
+        if len(self.document) > XML_BODY_LIMIT:
             raise errors.MaxMessageLengthExceeded(f"the body is over {XML_BODY_LIMIT} bytes")
 
-    def small_body_checked(self) -> bytes:
-        """The whole small body, checked against the hash it was signed with."""
-        body = bytes(self.small_body or b"")
+    def document_checked(self) -> bytes:
+        """The whole document body, checked against the hash it was signed with."""
+        body = bytes(self.document or b"")
         self.check_body_hash(body)
         return body
 
@@ -156,11 +201,6 @@ class S3Handler(RequestHandler):
     def compute_etag(self):
         return None  # ETags are the objects' own, never a hash of the response
 
-    def refuse_unsupported(self, queries: set[str]) -> None:
-        asked = [name for name in self.request.query_arguments if name in queries]
-        if asked:
-            raise errors.NotImplementedYet(f"{asked[0]} is not supported by s3lite yet")
-
     def log_exception(self, typ, value, tb):
         if isinstance(value, errors.S3liteError | HTTPError):
             log.info("%s %s: %s", self.request.method, self.request.path, value)
@@ -192,6 +232,7 @@ class S3Handler(RequestHandler):
 
     def fail_now(self) -> None:
         """Answer the current exception at once, from inside ``data_received``."""
+        self.answered_early = True
         self.send_error(exc_info=sys.exc_info())
 
     def write_xml(self, body: bytes) -> None:

@@ -24,12 +24,13 @@ import time
 import urllib.parse
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from s3lite.clock import now
 from s3lite.errors import InvalidArgument, NodeUnavailable, NodeUrlConflict, UnknownNode
-from s3lite.gateway.placement import NodeLoad, choose_nodes
+from s3lite.gateway.cluster.placement import NodeLoad, choose_nodes
 
 # Heartbeats of less than this are not trusted to arrive on time (scheduling, GC pauses).
 MIN_DOWN_AFTER_SECONDS = 2.0
@@ -38,10 +39,6 @@ MIN_DOWN_AFTER_SECONDS = 2.0
 URL_CACHE_SECONDS = 5.0
 # Other gateways' placements and heartbeats reach this one's placement at most this late.
 PLACEMENT_VIEW_SECONDS = 1.0
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_node_id() -> str:

@@ -3,6 +3,7 @@
 from pymongo.errors import PyMongoError
 
 from s3lite import errors
+from s3lite.gateway.metadata.records import ShardRole
 from s3lite.gateway.services import GatewayServices
 from s3lite.web import JsonHandler
 
@@ -57,27 +58,35 @@ class HeartbeatHandler(ClusterHandler):
         self.write_json({"node_id": node_id})
 
 
-class ObjectPartsHandler(ClusterHandler):
+class ObjectShardsHandler(ClusterHandler):
+    """Where an object's shards live: its data shards in object order (``offset`` within the
+    object), then its parity shards, part by part."""
+
     async def get(self, bucket: str, key: str):
         record = await self.services.metadata.get_object(bucket, key)
+        data, parity = [], []
+        for part in record.parts:
+            for shard in sorted(part.shards, key=lambda shard: shard.index):
+                entry = {
+                    "index": shard.index,
+                    "role": str(shard.role),
+                    "node_id": shard.node_id,
+                    "shard_id": shard.shard_id,
+                    "size": shard.size,
+                    "sha256": shard.sha256,
+                }
+                if shard.role is ShardRole.DATA:
+                    data.append({**entry, "offset": part.offset + shard.offset})
+                else:
+                    parity.append({**entry, "part_number": part.number})
         self.write_json(
             {
                 "bucket": record.bucket,
                 "key": record.key,
                 "size": record.size,
                 "etag": record.etag,
-                "parts": [
-                    {
-                        "index": part.index,
-                        "role": part.role,
-                        "node_id": part.node_id,
-                        "part_id": part.part_id,
-                        "offset": part.offset,
-                        "size": part.size,
-                        "sha256": part.sha256,
-                    }
-                    for part in sorted(record.parts, key=lambda part: part.offset)
-                ],
+                "parts": data,
+                "parity": parity,
             }
         )
 
@@ -89,5 +98,5 @@ def routes(services: GatewayServices) -> list:
         (r"/_cluster/nodes", NodesHandler, dependencies),
         (r"/_cluster/nodes/([A-Za-z0-9_-]+)", NodeHandler, dependencies),
         (r"/_cluster/nodes/([A-Za-z0-9_-]+)/heartbeat", HeartbeatHandler, dependencies),
-        (r"/_cluster/objects/([^/]+)/(.+)", ObjectPartsHandler, dependencies),
+        (r"/_cluster/objects/([^/]+)/(.+)", ObjectShardsHandler, dependencies),
     ]

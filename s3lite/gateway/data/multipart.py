@@ -1,22 +1,21 @@
-"""Multipart uploads: parts arrive one by one (each cut into six pieces on six nodes, like any
-object), and completing the upload makes the chosen parts one object in one atomic write.
-
-The object's part list is the concatenation of the chosen parts' pieces, renumbered and with
-offsets within the object, so reads, ranges and deletes treat it like any other object.
-"""
+"""Multipart uploads: parts arrive one by one (each cut into six data shards on six nodes,
+like any object), and completing the upload makes the chosen parts one object in one atomic
+write. The object keeps its parts as they were uploaded, each with its own shards."""
 
 import hashlib
-from dataclasses import replace
 
+from s3lite.clock import now
 from s3lite.errors import EntityTooSmall, InvalidPart, InvalidPartOrder, NoSuchUpload
-from s3lite.gateway.metadata import (
-    Metadata,
+from s3lite.gateway.data.removal import ShardRemover
+from s3lite.gateway.metadata.records import (
+    MultipartState,
+    MultipartUpload,
+    ObjectPart,
     ObjectRecord,
-    PartRecord,
     UploadedPart,
     newest_attempts,
 )
-from s3lite.gateway.parts import PartRemover
+from s3lite.gateway.metadata.store import Metadata
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # all parts but the last, as S3 requires
 
@@ -50,23 +49,23 @@ def choose_parts(
     return chosen
 
 
-def object_pieces(parts: list[UploadedPart]) -> list[PartRecord]:
-    pieces, offset = [], 0
-    for part in parts:
-        for piece in sorted(part.pieces, key=lambda piece: piece.offset):
-            pieces.append(replace(piece, index=len(pieces), offset=offset + piece.offset))
+def object_parts(chosen: list[UploadedPart]) -> list[ObjectPart]:
+    """The chosen parts laid end to end: each at the offset the parts before it reach."""
+    parts, offset = [], 0
+    for part in chosen:
+        parts.append(part.as_object_part(offset))
         offset += part.size
-    return pieces
+    return parts
 
 
 class MultipartUploads:
-    def __init__(self, metadata: Metadata, remover: PartRemover):
+    def __init__(self, metadata: Metadata, remover: ShardRemover):
         self.metadata = metadata
         self.remover = remover
 
-    async def require_open(self, bucket: str, key: str, upload_id: str) -> dict:
+    async def require_open(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
         upload = await self.metadata.get_multipart(bucket, key, upload_id)
-        if upload["state"] != "open":
+        if upload.state is not MultipartState.OPEN:
             raise NoSuchUpload(bucket=bucket, key=key, UploadId=upload_id)
         return upload
 
@@ -75,13 +74,15 @@ class MultipartUploads:
     ) -> str:
         """Make the named parts the object at ``key``; answer its ETag."""
         upload = await self.metadata.get_multipart(bucket, key, upload_id)
-        if upload["state"] == "completed":
-            return upload["etag"]  # a client retrying a completion that did happen
-        if not await self.metadata.claim_completion(upload_id):
+        if upload.state is MultipartState.COMPLETED:
+            return upload.etag  # a client retrying a completion that did happen
+        if not await self.metadata.claim_multipart(
+            upload_id, MultipartState.COMPLETING, claimed=now()
+        ):
             raise NoSuchUpload(bucket=bucket, key=key, UploadId=upload_id)
         try:
             # Listed after the claim: a part stored from now on sees the upload is no longer
-            # open, and its pieces are left to the collector to judge.
+            # open, and its shards are left to the collector to judge.
             stored = await self.metadata.list_uploaded_parts(upload_id)
             chosen = choose_parts(requested, newest_attempts(stored))
             etag = multipart_etag(chosen)
@@ -90,11 +91,11 @@ class MultipartUploads:
                 key=key,
                 size=sum(part.size for part in chosen),
                 etag=etag,
-                upload_id=upload_id,
-                content_type=upload["content_type"],
-                user_metadata=upload["user_metadata"],
-                http_headers=upload["http_headers"],
-                parts=object_pieces(chosen),
+                write_id=upload_id,
+                content_type=upload.content_type,
+                user_metadata=upload.user_metadata,
+                http_headers=upload.http_headers,
+                parts=object_parts(chosen),
             )
             await self.metadata.require_bucket(bucket)
             replaced = await self.metadata.commit_object(record)
@@ -102,13 +103,13 @@ class MultipartUploads:
             await self.metadata.reopen_multipart(upload_id)
             raise
         await self.metadata.finish_multipart(upload_id, etag)
-        await self.remover.remove([p for part in stored if part not in chosen for p in part.pieces])
+        await self.remover.remove([s for part in stored if part not in chosen for s in part.shards])
         if replaced:
-            await self.remover.retire(replaced.parts)
+            await self.remover.retire(replaced.shards)
         return etag
 
     async def abort(self, bucket: str, key: str, upload_id: str) -> None:
         await self.require_open(bucket, key, upload_id)
-        if not await self.metadata.claim_multipart_abort(upload_id):
+        if not await self.metadata.claim_multipart(upload_id, MultipartState.ABORTING):
             raise NoSuchUpload(bucket=bucket, key=key, UploadId=upload_id)  # completed meanwhile
         await self.remover.remove(await self.metadata.drop_multipart(upload_id))

@@ -3,10 +3,10 @@ and batch deletes."""
 
 import asyncio
 
-from tornado.web import RequestHandler, stream_request_body
+from tornado.web import RequestHandler
 
 from s3lite import errors
-from s3lite.gateway.s3_base import OWNER, S3Handler
+from s3lite.gateway.api.s3_base import OWNER, S3Handler
 from s3lite.s3 import acl, request_xml, xml
 from s3lite.s3 import multipart as multipart_xml
 from s3lite.s3.errors import s3_status_and_code
@@ -19,53 +19,34 @@ from s3lite.s3.listing import (
     validate_encoding_type,
 )
 from s3lite.s3.names import validate_bucket_name, validate_key
-
-UNSUPPORTED_BUCKET_QUERIES = {
-    "cors",
-    "lifecycle",
-    "logging",
-    "notification",
-    "policy",
-    "replication",
-    "tagging",
-    "website",
-    "encryption",
-    "object-lock",
-    "ownershipControls",
-    "publicAccessBlock",
-    "accelerate",
-    "requestPayment",
-}
-
+from s3lite.s3.router import Operation
 
 BATCH_DELETE_CONCURRENCY = 16  # keys of one DeleteObjects deleted at once
 
 
-@stream_request_body
 class BucketHandler(S3Handler):
-    streams_body = True
-
-    async def check_request(self):
+    def resource(self) -> tuple[str, None]:
         validate_bucket_name(self.path_args[0])
-        self.refuse_unsupported(UNSUPPORTED_BUCKET_QUERIES)
-        self.expect_small_body()
+        return self.path_args[0], None
 
-    async def data_received(self, chunk: bytes) -> None:
-        if self._finished or self.refusal is not None:
-            return
-        try:
-            self.take_small_body_chunk(chunk)
-        except Exception:
-            self.fail_now()
+    def actions(self):
+        return {
+            Operation.CREATE_BUCKET: self.create_bucket,
+            Operation.PUT_BUCKET_ACL: self.put_bucket_acl,
+            Operation.HEAD_BUCKET: self.head_bucket,
+            Operation.DELETE_BUCKET: self.delete_bucket,
+            Operation.DELETE_OBJECTS: self.delete_objects,
+            Operation.GET_BUCKET_LOCATION: self.get_bucket_location,
+            Operation.GET_BUCKET_VERSIONING: self.get_bucket_versioning,
+            Operation.GET_BUCKET_ACL: self.get_bucket_acl,
+            Operation.LIST_MULTIPART_UPLOADS: self.list_multipart_uploads,
+            Operation.LIST_OBJECTS: self.list_objects,
+            Operation.LIST_OBJECTS_V2: self.list_objects,
+            Operation.LIST_OBJECT_VERSIONS: self.list_objects,
+        }
 
-    async def put(self, bucket: str):
-        body = self.small_body_checked()
-        if "versioning" in self.request.query_arguments:
-            raise errors.NotImplementedYet("versioning is not supported by s3lite yet")
-        if "acl" in self.request.query_arguments:
-            await self.services.metadata.require_bucket(bucket)
-            self.put_acl(body)
-            return
+    async def create_bucket(self, bucket: str):
+        self.document_checked()
         acl.check_acl_headers(self.request.headers)
         try:
             await self.services.metadata.create_bucket(bucket)
@@ -74,19 +55,22 @@ class BucketHandler(S3Handler):
         self.set_header("Location", f"/{bucket}")
         self.finish()
 
-    async def head(self, bucket: str):
+    async def put_bucket_acl(self, bucket: str):
+        body = self.document_checked()
+        await self.services.metadata.require_bucket(bucket)
+        self.put_acl(body)
+
+    async def head_bucket(self, bucket: str):
         await self.services.metadata.require_bucket(bucket)
         self.finish()
 
-    async def delete(self, bucket: str):
+    async def delete_bucket(self, bucket: str):
         await self.services.metadata.delete_bucket(bucket)
         self.set_status(204)
         self.finish()
 
-    async def post(self, bucket: str):
-        if "delete" not in self.request.query_arguments:
-            raise errors.NotImplementedYet("POST on a bucket is only supported for ?delete")
-        keys, quiet = request_xml.parse_delete_request(self.small_body_checked())
+    async def delete_objects(self, bucket: str):
+        keys, quiet = request_xml.parse_delete_request(self.document_checked())
         await self.services.metadata.require_bucket(bucket)
         running = asyncio.Semaphore(BATCH_DELETE_CONCURRENCY)
 
@@ -94,7 +78,7 @@ class BucketHandler(S3Handler):
             async with running:
                 try:
                     validate_key(key)
-                    await self.services.delete_object(bucket, key)
+                    await self.services.objects.delete(bucket, key)
                 except errors.S3liteError as error:
                     return error
             return None
@@ -108,26 +92,28 @@ class BucketHandler(S3Handler):
         ]
         self.write_xml(xml.delete_result_xml([] if quiet else deleted, failed))
 
-    async def get(self, bucket: str):
-        simple_answers = {
-            "location": xml.location_xml,
-            "versioning": xml.versioning_xml,
-            "acl": lambda: acl.owner_policy_xml(*OWNER),
-        }
-        for query, answer in simple_answers.items():
-            if query in self.request.query_arguments:
-                await self.services.metadata.require_bucket(bucket)
-                self.write_xml(answer())
-                return
-        if "uploads" in self.request.query_arguments:
-            await self.services.metadata.require_bucket(bucket)
-            uploads = [
-                multipart_xml.UploadListing(u["key"], u["_id"], u["initiated"])
-                for u in await self.services.metadata.open_multipart_uploads(bucket)
-            ]
-            self.write_xml(multipart_xml.list_uploads_xml(bucket, uploads, OWNER))
-            return
-        arguments = ListArguments(self)
+    async def get_bucket_location(self, bucket: str):
+        await self.services.metadata.require_bucket(bucket)
+        self.write_xml(xml.location_xml())
+
+    async def get_bucket_versioning(self, bucket: str):
+        await self.services.metadata.require_bucket(bucket)
+        self.write_xml(xml.versioning_xml())
+
+    async def get_bucket_acl(self, bucket: str):
+        await self.services.metadata.require_bucket(bucket)
+        self.write_xml(acl.owner_policy_xml(*OWNER))
+
+    async def list_multipart_uploads(self, bucket: str):
+        await self.services.metadata.require_bucket(bucket)
+        uploads = [
+            multipart_xml.UploadListing(u.key, u.upload_id, u.initiated)
+            for u in await self.services.metadata.open_multipart_uploads(bucket)
+        ]
+        self.write_xml(multipart_xml.list_uploads_xml(bucket, uploads, OWNER))
+
+    async def list_objects(self, bucket: str):
+        arguments = ListArguments(self, self.operation)
         page = await self.services.metadata.list_objects(bucket, arguments.page_builder())
         self.write_xml(arguments.render(bucket, page))
 
@@ -135,10 +121,10 @@ class BucketHandler(S3Handler):
 class ListArguments:
     """ListObjects' query parameters, checked: version 2 (``list-type=2``) or version 1."""
 
-    def __init__(self, handler: RequestHandler):
+    def __init__(self, handler: RequestHandler, operation: Operation):
         argument = handler.get_query_argument
-        self.versions = "versions" in handler.request.query_arguments  # ListObjectVersions
-        self.version = 2 if argument("list-type", None) == "2" and not self.versions else 1
+        self.versions = operation is Operation.LIST_OBJECT_VERSIONS
+        self.version = 2 if operation is Operation.LIST_OBJECTS_V2 else 1
         self.prefix = argument("prefix", "")
         self.delimiter = argument("delimiter", None) or None
         self.max_keys = parse_max_keys(argument("max-keys", None))

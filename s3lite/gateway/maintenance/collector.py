@@ -1,0 +1,93 @@
+"""Finding writes that will never finish and deleting the shards they left on the nodes.
+
+A gateway that dies mid-upload leaves shards that no object refers to. Their intents stay
+behind, untouched; once an intent has been idle for the grace period, any gateway's collector
+takes it over (one conditional write, so two collectors never take the same one) and deletes
+its shards, unless the write did become an object and only its intent was left.
+"""
+
+import logging
+from datetime import timedelta
+
+from s3lite.clock import now
+from s3lite.gateway.data.removal import ShardRemover
+from s3lite.gateway.metadata.records import IntentFate, MultipartState
+from s3lite.gateway.metadata.store import Metadata
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+
+
+class OrphanCollector:
+    def __init__(
+        self,
+        metadata: Metadata,
+        remover: ShardRemover,
+        grace_seconds: float,
+        multipart_expiry_seconds: float,
+    ):
+        self.metadata = metadata
+        self.remover = remover
+        self.grace = timedelta(seconds=grace_seconds)
+        self.multipart_expiry = timedelta(seconds=multipart_expiry_seconds)
+
+    async def collect(self) -> int:
+        return await self.collect_abandoned_writes() + await self.expire_multipart_uploads()
+
+    async def expire_multipart_uploads(self) -> int:
+        """Abort multipart uploads left open too long, finish the aborts and completions their
+        gateways never finished, and forget completed ones as old; keep exactly the shards
+        the object at the upload's key holds."""
+        expired = await self.metadata.multipart_uploads_before(now() - self.multipart_expiry, BATCH)
+        for upload in expired:
+            state = upload.state
+            if state is MultipartState.OPEN and not await self.metadata.claim_multipart(
+                upload.upload_id, MultipartState.ABORTING
+            ):
+                continue  # a completion got there first; the next round sees how it ended
+            if (
+                state is MultipartState.COMPLETING
+                and (upload.claimed or now()) > now() - self.grace
+            ):
+                continue  # a completion may still be under way
+            held = await self.metadata.shards_held_by_object(
+                upload.bucket, upload.key, upload.upload_id
+            )
+            shards = await self.metadata.drop_multipart(upload.upload_id)
+            await self.remover.remove([s for s in shards if s.shard_id not in held])
+            if state is not MultipartState.COMPLETED:
+                log.info(
+                    "expired multipart upload %s of %s/%s (%s)",
+                    upload.upload_id,
+                    upload.bucket,
+                    upload.key,
+                    state,
+                )
+        return len(expired)
+
+    async def collect_abandoned_writes(self) -> int:
+        """Clean up to a batch of abandoned writes; answer how many."""
+        collected = 0
+        while collected < BATCH:
+            intent = await self.metadata.claim_abandoned_intent(now() - self.grace)
+            if intent is None:
+                break
+            # Judged by what the database points at, never by the state the intent was left in:
+            # a collector that died half-way leaves COLLECTING on a committed write too.
+            fate = await self.metadata.intent_fate(intent)
+            if fate is IntentFate.UNDECIDED:
+                await self.metadata.release_intent(intent.write_id)
+                collected += 1
+                continue
+            if fate is IntentFate.ORPHANED:
+                await self.remover.remove([shard.as_record() for shard in intent.shards])
+                log.info(
+                    "collected abandoned upload %s of %s/%s",
+                    intent.write_id,
+                    intent.bucket,
+                    intent.key,
+                )
+            await self.metadata.drop_intent(intent.write_id)
+            collected += 1
+        return collected

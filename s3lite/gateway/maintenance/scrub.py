@@ -1,0 +1,120 @@
+"""Checking that every shard of every object is on its node, whole.
+
+For each shard the scrubber asks the node for the shard's size and the SHA-256 the node
+recorded when it stored it, and compares them with the object's record; a deep scrub also reads
+the bytes and hashes them, which finds damage inside the node's database. What it finds comes
+back as ``Finding`` records, for a person (``s3lite scrub`` prints a line each) or for the
+maintenance work that acts on them.
+"""
+
+import hashlib
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+from s3lite import db
+from s3lite.config import GatewayConfig
+from s3lite.errors import NodeUnavailable, NoSuchPart, PartCorrupted
+from s3lite.gateway.cluster.registry import NodeRegistry
+from s3lite.gateway.data.node_client import NodeClient
+from s3lite.gateway.data.node_http import NodeConnections
+from s3lite.gateway.metadata.records import ObjectRecord, ShardRecord
+from s3lite.gateway.metadata.store import Metadata
+
+
+class Problem(StrEnum):
+    MISSING = "missing"  # the node says it does not have the shard
+    UNREACHABLE = "unreachable"  # the node did not answer
+    DAMAGED = "damaged"  # the node has other bytes than the record says
+
+
+@dataclass(frozen=True)
+class Finding:
+    bucket: str
+    key: str
+    part_number: int
+    shard: ShardRecord
+    problem: Problem
+    detail: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.bucket}/{self.key} part {self.part_number} shard {self.shard.index} "
+            f"({self.shard.shard_id} on {self.shard.node_id}) {self.problem}: {self.detail}"
+        )
+
+
+@dataclass
+class Tally:
+    objects: int = 0
+    shards: int = 0
+    problems: int = 0
+
+    def describe(self) -> str:
+        return f"scrubbed {self.objects} objects, {self.shards} shards: {self.problems} problems"
+
+
+class Scrubber:
+    def __init__(self, registry: NodeRegistry, nodes: NodeClient, deep: bool):
+        self.registry = registry
+        self.nodes = nodes
+        self.deep = deep
+
+    async def problem_with(self, shard: ShardRecord) -> tuple[Problem, str] | None:
+        """What is wrong with one shard, or None."""
+        try:
+            url = await self.registry.url_of(shard.node_id)
+            info = await self.nodes.stat(shard.node_id, url, shard.shard_id)
+            if (info.size, info.sha256) != (shard.size, shard.sha256):
+                return Problem.DAMAGED, f"the node has {info.size} bytes with SHA-256 {info.sha256}"
+            if self.deep:
+                digest = hashlib.sha256()
+
+                async def hash_chunk(chunk: bytes) -> None:
+                    digest.update(chunk)
+
+                await self.nodes.read(
+                    shard.node_id, url, shard.shard_id, shard.size, 0, shard.size, hash_chunk
+                )
+                if digest.hexdigest() != shard.sha256:
+                    return Problem.DAMAGED, f"its bytes hash to {digest.hexdigest()}"
+        except NoSuchPart:
+            return Problem.MISSING, "the node does not have it"
+        except NodeUnavailable as error:
+            return Problem.UNREACHABLE, str(error)
+        except PartCorrupted as error:
+            return Problem.DAMAGED, str(error)
+        return None
+
+    async def check(self, record: ObjectRecord, tally: Tally) -> AsyncIterator[Finding]:
+        tally.objects += 1
+        for part in record.parts:
+            for shard in part.shards:
+                tally.shards += 1
+                problem = await self.problem_with(shard)
+                if problem:
+                    tally.problems += 1
+                    yield Finding(record.bucket, record.key, part.number, shard, *problem)
+
+
+async def run(config: GatewayConfig, deep: bool = False, out=sys.stdout) -> int:
+    client = await db.connect(config.mongo_uri, config.db_connect_seconds)
+    http = NodeConnections()
+    try:
+        database = client[config.db]
+        metadata = Metadata(database)
+        scrubber = Scrubber(
+            NodeRegistry(database, config.down_after_missed_heartbeats),
+            NodeClient(http, config.cluster_token),
+            deep,
+        )
+        tally = Tally()
+        async for record in metadata.all_objects():
+            async for finding in scrubber.check(record, tally):
+                print(finding.describe(), file=out)
+        print(tally.describe(), file=out)
+        return 1 if tally.problems else 0
+    finally:
+        http.close()
+        await client.close()

@@ -1,0 +1,367 @@
+"""Buckets, objects and upload intents in the gateway's MongoDB database.
+
+Every change an object goes through is one single-document write, so no transaction is needed
+(FerretDB has none, and they would not scale anyway): an upload records its intent before any
+part is written, the object appears in one replace of its document, and a delete removes that
+document before its parts are deleted from the nodes.
+"""
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from s3lite.clock import now
+from s3lite.errors import (
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    NoSuchBucket,
+    NoSuchKey,
+    NoSuchUpload,
+)
+from s3lite.gateway.metadata.records import (
+    BucketState,
+    DeferredDeletion,
+    Intent,
+    IntentFate,
+    IntentKind,
+    IntentState,
+    MultipartState,
+    MultipartUpload,
+    ObjectRecord,
+    ShardRecord,
+    UploadedPart,
+    uploaded_part_id,
+)
+from s3lite.s3.listing import ListEntry, ListPage, PageBuilder
+
+LISTING_BATCH = 1000
+LISTING_FIELDS = {"key": 1, "size": 1, "etag": 1, "last_modified": 1}
+
+
+def id_prefix_range(prefix: str) -> dict:
+    """The ``_id`` span of every id that starts with ``prefix/`` ("0" follows "/")."""
+    return {"$gte": f"{prefix}/", "$lt": f"{prefix}0"}
+
+
+def object_id(bucket: str, key: str) -> str:
+    """An object's ``_id``: bucket names hold no "/", so this is unique, and sorting by it sorts
+    a bucket's keys in binary order, which is the order listings need."""
+    return f"{bucket}/{key}"
+
+
+class Metadata:
+    def __init__(self, database: AsyncDatabase):
+        self.buckets = database["buckets"]
+        self.objects = database["objects"]
+        self.intents = database["upload_intents"]
+        self.deferred_deletions = database["deferred_part_deletions"]
+        self.multipart_uploads = database["multipart_uploads"]
+        self.uploaded_parts = database["multipart_parts"]
+
+    async def ensure_indexes(self) -> None:
+        await self.intents.create_index("touched")
+        await self.deferred_deletions.create_index("node_id")
+
+    # Buckets
+
+    async def create_bucket(self, name: str) -> None:
+        try:
+            await self.buckets.insert_one({"_id": name, "created": now()})
+        except DuplicateKeyError:
+            raise BucketAlreadyOwnedByYou(bucket=name) from None
+
+    async def require_bucket(self, name: str) -> None:
+        if await self.buckets.find_one({"_id": name}, {"_id": 1}) is None:
+            raise NoSuchBucket(bucket=name)
+
+    async def list_buckets(self) -> list[tuple[str, datetime]]:
+        return [(b["_id"], b["created"]) async for b in self.buckets.find().sort("_id", 1)]
+
+    async def delete_bucket(self, name: str) -> None:
+        """Delete an empty bucket. It is marked "deleting" before it is found empty, and every
+        object write checks the mark after it lands (``commit_object``): a write that raced
+        with the deletion is taken back out, never left in a bucket that is gone."""
+        marked = await self.buckets.find_one_and_update(
+            {"_id": name, "state": {"$ne": BucketState.DELETING}},
+            {"$set": {"state": BucketState.DELETING}},
+        )
+        if marked is None:
+            raise NoSuchBucket(bucket=name)  # absent, or another deletion is under way
+        if await self.objects.find_one({"_id": id_prefix_range(name)}, {"_id": 1}) is not None:
+            await self.buckets.update_one({"_id": name}, {"$unset": {"state": ""}})
+            raise BucketNotEmpty(bucket=name)
+        await self.buckets.delete_one({"_id": name})
+
+    async def bucket_takes_objects(self, name: str) -> bool:
+        bucket = await self.buckets.find_one({"_id": name})
+        return bucket is not None and bucket.get("state") != BucketState.DELETING
+
+    # Objects
+
+    async def get_object(self, bucket: str, key: str) -> ObjectRecord:
+        document = await self.objects.find_one({"_id": object_id(bucket, key)})
+        if document is None:
+            await self.require_bucket(bucket)
+            raise NoSuchKey(bucket=bucket, key=key)
+        return ObjectRecord.from_document(document)
+
+    async def commit_object(self, record: ObjectRecord) -> ObjectRecord | None:
+        """Make ``record`` the object at its key in one atomic write; answer the one it replaced."""
+        document = {"_id": object_id(record.bucket, record.key), **record.to_document()}
+        for attempt in range(2):
+            try:
+                previous = await self.objects.find_one_and_replace(
+                    {"_id": document["_id"]},
+                    document,
+                    upsert=True,
+                    return_document=ReturnDocument.BEFORE,
+                )
+                break
+            except DuplicateKeyError:
+                # Two first writes of one key raced to insert; the loser replaces the winner.
+                if attempt:
+                    raise
+        if not await self.bucket_takes_objects(record.bucket):
+            # A DeleteBucket may have found the bucket empty just before this write landed.
+            await self.objects.delete_one({"_id": document["_id"], "write_id": record.write_id})
+            raise NoSuchBucket(bucket=record.bucket)
+        return ObjectRecord.from_document(previous) if previous else None
+
+    async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
+        document = await self.objects.find_one_and_delete({"_id": object_id(bucket, key)})
+        if document is None:
+            await self.require_bucket(bucket)
+            return None
+        return ObjectRecord.from_document(document)
+
+    async def all_objects(self) -> AsyncIterator[ObjectRecord]:
+        """Every object of every bucket, for maintenance that walks the whole store."""
+        async for document in self.objects.find():
+            yield ObjectRecord.from_document(document)
+
+    async def list_objects(self, bucket: str, builder: PageBuilder) -> ListPage:
+        """Fill a listing page from the objects of a bucket, reading keys in order in batches
+        and jumping over each common prefix instead of reading through it."""
+        await self.require_bucket(bucket)
+        while not builder.done:
+            lower, inclusive = builder.lower_bound
+            ids = id_prefix_range(bucket)
+            ids["$gte" if inclusive else "$gt"] = object_id(bucket, lower)
+            if builder.upper_bound is not None:
+                ids["$lt"] = object_id(bucket, builder.upper_bound)
+            cursor = (
+                self.objects.find({"_id": ids}, LISTING_FIELDS).sort("_id", 1).limit(LISTING_BATCH)
+            )
+            read = 0
+            async for document in cursor:
+                read += 1
+                entry = ListEntry(
+                    document["key"],
+                    document["size"],
+                    document["etag"],
+                    document["last_modified"],
+                )
+                if builder.offer(entry) or builder.done:
+                    break
+            else:
+                if read < LISTING_BATCH:
+                    break  # no keys left
+        return builder.page()
+
+    # Intents of writes: recorded before the first shard goes out, so that an interrupted
+    # write can be found. An intent is STREAMING while its write is alive (which keeps
+    # ``touched`` fresh), then claimed by one conditional write: COMMITTING once it may become
+    # an object, ABORTING, or COLLECTING once a collector took it over. Exactly one claim wins.
+
+    async def record_intent(self, intent: Intent) -> None:
+        await self.intents.insert_one(intent.to_document())
+
+    async def touch_intent(self, write_id: str) -> None:
+        await self.intents.update_one(
+            {"_id": write_id, "state": IntentState.STREAMING}, {"$set": {"touched": now()}}
+        )
+
+    async def claim_intent(self, write_id: str, state: IntentState) -> bool:
+        """Move a streaming intent to ``state``; False if another claim got there first."""
+        claimed = await self.intents.find_one_and_update(
+            {"_id": write_id, "state": IntentState.STREAMING},
+            {"$set": {"state": state, "touched": now()}},
+        )
+        return claimed is not None
+
+    async def intent_fate(self, intent: Intent) -> IntentFate:
+        """What became of an abandoned intent's shards."""
+        if intent.kind is IntentKind.OBJECT:
+            published = intent.write_id == await self.object_write_id(intent.bucket, intent.key)
+            return IntentFate.PUBLISHED if published else IntentFate.ORPHANED
+        upload_id, number = intent.multipart_part
+        upload = await self.multipart_uploads.find_one({"_id": upload_id}, {"state": 1})
+        state = upload["state"] if upload else None
+        if state == MultipartState.COMPLETING:
+            return IntentFate.UNDECIDED
+        if state == MultipartState.OPEN:
+            stored = await self.uploaded_parts.find_one(
+                {"_id": uploaded_part_id(upload_id, number, intent.write_id)}, {"_id": 1}
+            )
+            return IntentFate.PUBLISHED if stored is not None else IntentFate.ORPHANED
+        # Completed, aborting or gone: the part counts only if the object holds its shards.
+        held = await self.shards_held_by_object(intent.bucket, intent.key, upload_id)
+        published = {shard.shard_id for shard in intent.shards} <= held
+        return IntentFate.PUBLISHED if published else IntentFate.ORPHANED
+
+    async def release_intent(self, write_id: str) -> None:
+        """Give an intent a collector took back to the next round, untouched from now on."""
+        await self.intents.update_one({"_id": write_id}, {"$set": {"touched": now()}})
+
+    async def claim_abandoned_intent(self, idle_since: datetime) -> Intent | None:
+        """Take over one intent untouched since ``idle_since``; answer it as it was before.
+
+        Taking it over touches it, so other collectors leave it alone while this one works.
+        """
+        document = await self.intents.find_one_and_update(
+            {"touched": {"$lt": idle_since}},
+            {"$set": {"state": IntentState.COLLECTING, "touched": now()}},
+            return_document=ReturnDocument.BEFORE,
+        )
+        return Intent.from_document(document) if document else None
+
+    async def shards_held_by_object(self, bucket: str, key: str, write_id: str) -> set[str]:
+        """The shard ids of the object at ``key`` if the write ``write_id`` made it."""
+        document = await self.objects.find_one({"_id": object_id(bucket, key)})
+        if document is None:
+            return set()
+        record = ObjectRecord.from_document(document)
+        if record.write_id != write_id:
+            return set()
+        return {shard.shard_id for shard in record.shards}
+
+    async def object_write_id(self, bucket: str, key: str) -> str | None:
+        document = await self.objects.find_one({"_id": object_id(bucket, key)})
+        return ObjectRecord.from_document(document).write_id if document else None
+
+    async def drop_intent(self, write_id: str) -> None:
+        await self.intents.delete_one({"_id": write_id})
+
+    # Multipart uploads: OPEN -> COMPLETING -> COMPLETED, or OPEN -> ABORTING, each step one
+    # conditional write.
+
+    async def create_multipart(
+        self,
+        bucket: str,
+        key: str,
+        content_type: str,
+        user_metadata: list[tuple[str, str]],
+        http_headers: list[tuple[str, str]],
+    ) -> str:
+        upload = MultipartUpload(
+            upload_id=secrets.token_hex(16),
+            bucket=bucket,
+            key=key,
+            state=MultipartState.OPEN,
+            initiated=now(),
+            content_type=content_type,
+            user_metadata=user_metadata,
+            http_headers=http_headers,
+        )
+        await self.multipart_uploads.insert_one(upload.to_document())
+        return upload.upload_id
+
+    async def get_multipart(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
+        document = await self.multipart_uploads.find_one({"_id": upload_id})
+        if document is None or (document["bucket"], document["key"]) != (bucket, key):
+            raise NoSuchUpload(bucket=bucket, key=key, UploadId=upload_id)
+        return MultipartUpload.from_document(document)
+
+    async def add_uploaded_part(self, part: UploadedPart) -> None:
+        await self.uploaded_parts.insert_one(part.to_document())
+
+    async def multipart_is_open(self, upload_id: str) -> bool:
+        upload = await self.multipart_uploads.find_one({"_id": upload_id}, {"state": 1})
+        return upload is not None and upload["state"] == MultipartState.OPEN
+
+    async def list_uploaded_parts(self, upload_id: str) -> list[UploadedPart]:
+        """Every stored upload of every part, older uploads of a part number included."""
+        cursor = self.uploaded_parts.find({"_id": id_prefix_range(upload_id)}).sort("_id", 1)
+        return [UploadedPart.from_document(document) async for document in cursor]
+
+    async def claim_multipart(
+        self, upload_id: str, state: MultipartState, **fields: object
+    ) -> bool:
+        """Move an open upload to ``state``; False if it is no longer open."""
+        claimed = await self.multipart_uploads.find_one_and_update(
+            {"_id": upload_id, "state": MultipartState.OPEN},
+            {"$set": {"state": state, **fields}},
+        )
+        return claimed is not None
+
+    async def reopen_multipart(self, upload_id: str) -> None:
+        """A completion that failed before its object was written gives the upload back."""
+        await self.multipart_uploads.update_one(
+            {"_id": upload_id, "state": MultipartState.COMPLETING},
+            {"$set": {"state": MultipartState.OPEN}},
+        )
+
+    async def finish_multipart(self, upload_id: str, etag: str) -> None:
+        await self.multipart_uploads.update_one(
+            {"_id": upload_id}, {"$set": {"state": MultipartState.COMPLETED, "etag": etag}}
+        )
+        await self.uploaded_parts.delete_many({"_id": id_prefix_range(upload_id)})
+
+    async def drop_multipart(self, upload_id: str) -> list[ShardRecord]:
+        """Forget an upload and its parts; answer the shards now owned by nobody."""
+        shards = [s for part in await self.list_uploaded_parts(upload_id) for s in part.shards]
+        await self.multipart_uploads.delete_one({"_id": upload_id})
+        await self.uploaded_parts.delete_many({"_id": id_prefix_range(upload_id)})
+        return shards
+
+    async def multipart_uploads_before(self, moment: datetime, limit: int) -> list[MultipartUpload]:
+        cursor = self.multipart_uploads.find({"initiated": {"$lt": moment}}).limit(limit)
+        return [MultipartUpload.from_document(document) async for document in cursor]
+
+    async def open_multipart_uploads(self, bucket: str) -> list[MultipartUpload]:
+        cursor = self.multipart_uploads.find({"bucket": bucket, "state": MultipartState.OPEN})
+        uploads = [
+            MultipartUpload.from_document(document)
+            async for document in cursor.sort("key", 1).limit(1000)
+        ]
+        return uploads
+
+    # Shard deletions a node could not take when asked, or that wait on purpose
+
+    async def defer_deletion(self, shard: ShardRecord, delay_seconds: float = 0.0) -> None:
+        """Record a deletion to make once ``delay_seconds`` have passed and the node is up.
+        Deferring one shard twice keeps one record (the later time), and never fails."""
+        moment = now()
+        deletion = DeferredDeletion(
+            shard.node_id,
+            shard.shard_id,
+            shard.size,
+            moment,
+            moment + timedelta(seconds=delay_seconds),
+        )
+        for attempt in range(2):
+            try:
+                await self.deferred_deletions.replace_one(
+                    {"_id": deletion.record_id}, deletion.to_document(), upsert=True
+                )
+                return
+            except DuplicateKeyError:
+                # Two first deferrals raced to insert; the loser replaces the winner.
+                if attempt:
+                    raise
+
+    async def deferred_deletions_on(self, node_ids: set[str], limit: int) -> list[DeferredDeletion]:
+        """Deletions that are due on the given nodes."""
+        cursor = self.deferred_deletions.find(
+            {"node_id": {"$in": sorted(node_ids)}, "not_before": {"$lte": now()}}
+        ).limit(limit)
+        return [DeferredDeletion.from_document(document) async for document in cursor]
+
+    async def forget_deletion(self, deletion: DeferredDeletion) -> None:
+        await self.deferred_deletions.delete_one(
+            {"_id": deletion.record_id, "not_before": deletion.not_before}
+        )
