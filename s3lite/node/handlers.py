@@ -38,6 +38,7 @@ class ShardHandler(NodeHandler):
     """PUT streams a shard in; GET and HEAD stream it out, by range; DELETE removes it."""
 
     writer: ShardWriter | None = None
+    answered_early = False  # refused while the body streamed in: the rest of it is dropped
 
     async def prepare(self):
         super().prepare()
@@ -50,12 +51,13 @@ class ShardHandler(NodeHandler):
         self.writer = self.store.open_writer(self.path_kwargs["part_id"], int(length))
 
     async def data_received(self, chunk: bytes) -> None:
-        if self._finished:
+        if self.answered_early:
             return
         try:
             await self.writer.write(chunk)
         except errors.S3liteError:
             # Answer now and drop the connection instead of reading a body we cannot store.
+            self.answered_early = True
             self.send_error(exc_info=sys.exc_info())
 
     async def put(self, part_id: str):
