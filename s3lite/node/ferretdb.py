@@ -11,7 +11,7 @@ in Go too, but that collection holds about 200 bytes per shard, and listing is f
 
 SQLite builds the secondary indexes FerretDB is asked for, but no query uses them, and each costs
 a parse of the whole document's JSON at every insert: with GridFS's unique (``files_id``, ``n``)
-index, 1 MiB chunks were inserted at 59 MiB/s, without it at 74 MiB/s. So this store does not
+index, 1 MiB chunks went in at 59 MiB/s, without it at 74 (2 idle cores). So this store does not
 create it, and drops it where an earlier version made it. Nothing is lost: no query here could
 use it, and a chunk's ``_id``, ``<shard id>/<n>``, already keeps chunks unique. Should the data
 move to MongoDB, the GridFS store there builds the index again at start.
