@@ -92,7 +92,7 @@ def assert_refused_as_unavailable(s3, bucket: str, key: str, body: bytes) -> Non
 def parts_held_by(node) -> list[str]:
     response = node.request("GET", "/_node/parts")
     assert response.status == 200, response.body
-    return [entry["shard_id"] for entry in response.json()["parts"]]
+    return [entry["part_id"] for entry in response.json()["parts"]]
 
 
 def start_nodes(

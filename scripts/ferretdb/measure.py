@@ -4,10 +4,12 @@ Each scenario starts the given FerretDB binary on a free loopback port with a fr
 (no telemetry, no debug listener), fills it, and prints one line per figure:
 
 - ``chunks``: 1 MiB chunks keyed by ``_id`` in one collection, filled in steps (``--steps`` in
-  MiB); at each step the median of ``find_one`` and of ``delete_one`` by a random ``_id``.
+  MiB); at each step the insert rate of its fill, and the median of ``find_one`` and of
+  ``delete_one`` by a random ``_id``.
 - ``records``: object-like records of about 600 bytes keyed ``bucket/key``, filled in steps
-  (``--steps`` in thousands); at each step a listing page of 1,000 by ``_id`` range, sorted,
-  ``find_one`` by ``_id``, and a claim ``find_one_and_update({"_id": X, "state": "open"}, ...)``.
+  (``--steps`` in thousands); the first range query, then at each step the insert rate of its
+  fill, a listing page of 1,000 by ``_id`` range, sorted, ``find_one`` by ``_id``, and a claim
+  ``find_one_and_update({"_id": X, "state": "open"}, ...)``.
 - ``atomic``: the races an atomic database must settle with one winner: conditional updates,
   ``find_one_and_replace`` and ``find_one_and_delete`` of one document by 16 clients at once.
 
@@ -91,11 +93,13 @@ def chunks(client: pymongo.MongoClient, steps: list[int], times: int) -> None:
     payload = Binary(os.urandom(MIB))
     stored = 0
     for step in steps:
+        started, before = time.perf_counter(), stored
         while stored < step:
             collection.insert_one(
                 {"_id": f"part/{stored}", "files_id": "part", "n": stored, "data": payload}
             )
             stored += 1
+        rate = (stored - before) / (time.perf_counter() - started)
         ids = [f"part/{random.randrange(stored)}" for _ in range(times)]
         found = median_ms(lambda i: collection.find_one({"_id": i}), ids)
         victims = random.sample(range(stored), times)
@@ -103,7 +107,9 @@ def chunks(client: pymongo.MongoClient, steps: list[int], times: int) -> None:
         for n in victims:  # put them back, so the next step starts from a full collection
             collection.insert_one({"_id": f"part/{n}", "files_id": "part", "n": n, "data": payload})
         print(
-            f"chunks {step} MiB: find_one {found:.1f} ms, delete_one {deleted:.1f} ms", flush=True
+            f"chunks {step} MiB: inserted {rate:.1f} MiB/s, find_one {found:.1f} ms,",
+            f"delete_one {deleted:.1f} ms",
+            flush=True,
         )
 
 
@@ -126,11 +132,20 @@ def record(n: int) -> dict:
 def records(client: pymongo.MongoClient, steps: list[int], times: int) -> None:
     collection = client.measure.records
     stored = 0
+    first_page = True
     for step in steps:
+        started, before = time.perf_counter(), stored
         while stored < step * 1000:
             batch = [record(n) for n in range(stored, min(stored + 1000, step * 1000))]
             collection.insert_many(batch)
             stored += len(batch)
+        rate = (stored - before) / (time.perf_counter() - started)
+        if first_page:  # the first range query of a collection may build an index
+            first_page = False
+            low = {"$gte": record(0)["_id"], "$lt": "bucket0"}
+            started = time.perf_counter()
+            collection.find_one({"_id": low})
+            print(f"records {stored}: first range query {time.perf_counter() - started:.2f} s")
 
         def page(n):
             ids = {"$gte": record(n)["_id"], "$lt": "bucket0"}
@@ -147,8 +162,8 @@ def records(client: pymongo.MongoClient, steps: list[int], times: int) -> None:
         found = median_ms(lambda n: collection.find_one({"_id": record(n)["_id"]}), some)
         claimed = median_ms(claim, [random.randrange(stored) for _ in range(times)])
         print(
-            f"records {stored}: page of 1000 {listed:.1f} ms, find_one {found:.1f} ms,",
-            f"claim {claimed:.1f} ms",
+            f"records {stored}: inserted {rate:.0f}/s, page of 1000 {listed:.1f} ms,",
+            f"find_one {found:.1f} ms, claim {claimed:.1f} ms",
             flush=True,
         )
 

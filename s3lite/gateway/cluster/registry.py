@@ -6,11 +6,11 @@ its last heartbeat. ``bytes_assigned`` counts the bytes of every part placed on 
 moment it is placed (so concurrent uploads see each other) until it is deleted: placement
 ranks nodes by it. It lives in the database, so every gateway sharing it sees the same numbers.
 
-FerretDB applies an update as read, change, write back, so two writers of one document lose each
-other's changes (an ``$inc`` racing a heartbeat's ``$set`` is lost). So the counts are kept apart
-from the node documents, in ``node_fill``: each gateway process adds to a document of its own
-(bytes by node id), one write at a time, and a node's ``bytes_assigned`` is the sum over every
-gateway's document.
+The counts are kept apart from the node documents, in one ``node_fill`` document that every
+gateway adds to with ``$inc`` (bytes by node id), one write per placement whatever the number of
+nodes; an increment is atomic (on FerretDB, the project's patches make it so), so gateways sharing
+the database never lose each other's. A node's ``bytes_assigned`` is the sum over the documents of
+``node_fill``: gateways of earlier versions kept one document per process there.
 
 Placement reads the nodes and the counts at most once a ``PLACEMENT_VIEW_SECONDS`` and counts its
 own placements into what it read, instead of two reads per upload. A node's status is still
@@ -39,6 +39,7 @@ MIN_DOWN_AFTER_SECONDS = 2.0
 URL_CACHE_SECONDS = 5.0
 # Other gateways' placements and heartbeats reach this one's placement at most this late.
 PLACEMENT_VIEW_SECONDS = 1.0
+FILL_DOCUMENT = "placed"  # the node_fill document every gateway adds its placements to
 
 
 def new_node_id() -> str:
@@ -82,8 +83,6 @@ class NodeRegistry:
         self.fill = database["node_fill"]
         self.missed = down_after_missed_heartbeats
         self.placement_lock = asyncio.Lock()
-        self.fill_writer = secrets.token_hex(8)  # names this process's own node_fill documents
-        self.fill_lock = asyncio.Lock()
         self.urls: dict[str, tuple[str, float]] = {}  # node id -> (url, monotonic time read)
         self.view: PlacementView | None = None
         self.nodes_changed_at = 0.0  # monotonic time of the last registration here
@@ -158,9 +157,6 @@ class NodeRegistry:
         """Bytes of the parts placed on each node, summed over every gateway's counts."""
         totals: dict[str, int] = defaultdict(int)
         async for counter in self.fill.find():
-            if "node_id" in counter:  # one node's count, as earlier gateways kept them
-                totals[counter["node_id"]] += counter["bytes"]
-                continue
             for node_id, placed in counter["bytes"].items():
                 totals[node_id] += placed
         return totals
@@ -234,12 +230,11 @@ class NodeRegistry:
         return self.view
 
     async def adjust_assigned(self, deltas: dict[str, int]) -> None:
-        """Add to the bytes placed on nodes, all in one write to this process's document."""
+        """Add to the bytes placed on nodes, all in one write."""
         increments = {f"bytes.{node_id}": delta for node_id, delta in deltas.items() if delta}
         if not increments:
             return
-        async with self.fill_lock:  # this process is the only writer of its document
-            await self.fill.update_one({"_id": self.fill_writer}, {"$inc": increments}, upsert=True)
-            if self.view is not None:
-                for node_id, delta in deltas.items():
-                    self.view.assigned[node_id] += delta
+        await self.fill.update_one({"_id": FILL_DOCUMENT}, {"$inc": increments}, upsert=True)
+        if self.view is not None:
+            for node_id, delta in deltas.items():
+                self.view.assigned[node_id] += delta

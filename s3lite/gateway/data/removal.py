@@ -46,9 +46,9 @@ class ShardRemover:
         results = await asyncio.gather(
             *(self.delete_now(shard.node_id, shard.shard_id, shard.size) for shard in shards)
         )
-        for shard, deleted in zip(shards, results, strict=True):
-            if not deleted:
-                await self.metadata.defer_deletion(shard)
+        await self.metadata.defer_deletions(
+            [shard for shard, deleted in zip(shards, results, strict=True) if not deleted]
+        )
 
     async def retire(self, shards: list[ShardRecord]) -> None:
         """Delete the shards of an object that readers may still be streaming, once they had
@@ -56,8 +56,7 @@ class ShardRemover:
         if self.retire_delay_seconds <= 0:
             await self.remove(shards)
             return
-        for shard in shards:
-            await self.metadata.defer_deletion(shard, self.retire_delay_seconds)
+        await self.metadata.defer_deletions(shards, self.retire_delay_seconds)
 
     async def retry_deferred(self) -> int:
         """Delete deferred shards that are due, on nodes that are up; answer how many went."""

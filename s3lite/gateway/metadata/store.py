@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from s3lite.clock import now
 from s3lite.errors import (
@@ -39,6 +39,7 @@ from s3lite.gateway.metadata.records import (
 from s3lite.s3.listing import ListEntry, ListPage, PageBuilder
 
 LISTING_BATCH = 1000
+DUPLICATE_KEY = 11000
 LISTING_FIELDS = {"key": 1, "size": 1, "etag": 1, "last_modified": 1}
 
 
@@ -332,27 +333,31 @@ class Metadata:
 
     # Shard deletions a node could not take when asked, or that wait on purpose
 
-    async def defer_deletion(self, shard: ShardRecord, delay_seconds: float = 0.0) -> None:
-        """Record a deletion to make once ``delay_seconds`` have passed and the node is up.
-        Deferring one shard twice keeps one record (the later time), and never fails."""
+    async def defer_deletions(self, shards: list[ShardRecord], delay_seconds: float = 0.0) -> None:
+        """Record deletions to make once ``delay_seconds`` have passed and each node is up, in
+        one insert. A shard deferred already keeps one record, with the later time: deferring
+        twice never fails."""
+        if not shards:
+            return
         moment = now()
-        deletion = DeferredDeletion(
-            shard.node_id,
-            shard.shard_id,
-            shard.size,
-            moment,
-            moment + timedelta(seconds=delay_seconds),
-        )
-        for attempt in range(2):
-            try:
+        due = moment + timedelta(seconds=delay_seconds)
+        deletions = [
+            DeferredDeletion(shard.node_id, shard.shard_id, shard.size, moment, due)
+            for shard in shards
+        ]
+        try:
+            await self.deferred_deletions.insert_many(
+                [deletion.to_document() for deletion in deletions], ordered=False
+            )
+        except BulkWriteError as error:
+            failed = error.details.get("writeErrors", [])
+            if any(failure.get("code") != DUPLICATE_KEY for failure in failed):
+                raise
+            for failure in failed:
+                deletion = deletions[failure["index"]]
                 await self.deferred_deletions.replace_one(
                     {"_id": deletion.record_id}, deletion.to_document(), upsert=True
                 )
-                return
-            except DuplicateKeyError:
-                # Two first deferrals raced to insert; the loser replaces the winner.
-                if attempt:
-                    raise
 
     async def deferred_deletions_on(self, node_ids: set[str], limit: int) -> list[DeferredDeletion]:
         """Deletions that are due on the given nodes."""
