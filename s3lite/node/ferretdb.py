@@ -1,20 +1,18 @@
 """What the node does differently on FerretDB, and why; a MongoDB-only build drops this module.
 
-FerretDB v1 on SQLite keeps each collection as one SQLite table of JSON documents. Of a query,
-only an ``_id`` equality reaches SQLite, which answers it from the table's ``_id`` index (with
-``scripts/ferretdb/0001-id-index.patch``). Every other filter, sort or projection is evaluated in
-FerretDB's Go code, which decodes every document of the collection, about 25 MB/s, per query.
-That is why the shard store (``gridfs_store.py``) reads and deletes chunks by ``_id`` only: on a
-node holding 2 GiB, reading a 64 MiB shard through a ``files_id`` cursor took 90 s or more, and
-so did its ``delete_many`` by ``files_id``. Listing shards filters and sorts the files collection
-in Go too, but that collection holds about 200 bytes per shard, and listing is for maintenance.
+FerretDB v1 on SQLite keeps each collection as one SQLite table of JSON documents. With the
+project's patches (``scripts/ferretdb/``, ``docs/database.md``), SQLite answers conditions on
+``_id`` from an index; any other filter or sort is evaluated in FerretDB's Go code, which decodes
+every document of the collection, per query. That is why the shard store (``gridfs_store.py``)
+reads and deletes chunks by ``_id`` only: on a node holding 2 GiB, reading a 64 MiB shard
+through a ``files_id`` cursor took 90 s or more, and so did its ``delete_many`` by ``files_id``.
 
-SQLite builds the secondary indexes FerretDB is asked for, but no query uses them, and each costs
-a parse of the whole document's JSON at every insert: with GridFS's unique (``files_id``, ``n``)
-index, 1 MiB chunks went in at 59 MiB/s, without it at 74 (2 idle cores). So this store does not
-create it, and drops it where an earlier version made it. Nothing is lost: no query here could
-use it, and a chunk's ``_id``, ``<shard id>/<n>``, already keeps chunks unique. Should the data
-move to MongoDB, the GridFS store there builds the index again at start.
+FerretDB never answers a query from a secondary index, yet each one costs a parse of the whole
+document's JSON at every insert: with GridFS's unique (``files_id``, ``n``) index, 1 MiB chunks
+went in at 59 MiB/s, without it at 74 (2 idle cores). So this store does not create it, and drops
+it where an earlier version made it. Nothing is lost: no query here could use it, and a chunk's
+``_id``, ``<shard id>/<n>``, already keeps chunks unique. Should the data move to MongoDB, the
+GridFS store there builds the index again at start.
 """
 
 from pymongo.asynchronous.database import AsyncDatabase
