@@ -10,13 +10,15 @@ import json
 import os
 import signal
 import socket
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pymongo
 import pytest
 
 from s3lite.config import NodeConfig
-from s3lite.node.store import BUCKET_NAME
+from s3lite.node.gridfs_store import COLLECTIONS
 from tests.processes import (
     drop_databases,
     http_request,
@@ -230,7 +232,7 @@ def chunks_only_part(node, mongo_uri):
     content = os.urandom(3 * CHUNK + 777)
     part_id = stored(node, content)
     with pymongo.MongoClient(mongo_uri) as client:
-        client[node.db][f"{BUCKET_NAME}.files"].delete_one({"_id": part_id})
+        client[node.db][f"{COLLECTIONS}.files"].delete_one({"_id": part_id})
     return part_id, content
 
 
@@ -322,7 +324,7 @@ def test_a_read_of_many_chunks_stored_out_of_order_still_answers_them_in_order(
     content = os.urandom(30 * SMALL_CHUNK)
     part_id = stored(small_chunk_node, content)
     with pymongo.MongoClient(mongo_uri) as client:  # the chunks again, the last one first
-        chunks = client[small_chunk_node.db][f"{BUCKET_NAME}.chunks"]
+        chunks = client[small_chunk_node.db][f"{COLLECTIONS}.chunks"]
         documents = list(chunks.find({"files_id": part_id}))
         chunks.delete_many({"files_id": part_id})
         chunks.insert_many(sorted(documents, key=lambda chunk: -chunk["n"]))
@@ -340,14 +342,14 @@ def test_a_part_of_many_chunks_is_deleted_whole(small_chunk_node, mongo_uri):
 
     assert small_chunk_node.request("GET", f"/_node/parts/{part_id}").status == 404
     with pymongo.MongoClient(mongo_uri) as client:
-        chunks = client[small_chunk_node.db][f"{BUCKET_NAME}.chunks"]
+        chunks = client[small_chunk_node.db][f"{COLLECTIONS}.chunks"]
         assert chunks.count_documents({"files_id": part_id}) == 0
 
 
 def test_what_a_crashed_upload_of_many_chunks_left_is_deleted_whole(small_chunk_node, mongo_uri):
     part_id = new_part_id()
     with pymongo.MongoClient(mongo_uri) as client:
-        chunks = client[small_chunk_node.db][f"{BUCKET_NAME}.chunks"]
+        chunks = client[small_chunk_node.db][f"{COLLECTIONS}.chunks"]
         chunks.insert_many(
             {"_id": f"{part_id}/{n}", "files_id": part_id, "n": n, "data": b"x" * SMALL_CHUNK}
             for n in range(30)
@@ -396,7 +398,7 @@ def test_a_body_shorter_than_its_content_length_leaves_no_part(start_node, mongo
     node = start_node()
     part_id = new_part_id()
     client = pymongo.MongoClient(mongo_uri)
-    chunks = client[node.db][f"{BUCKET_NAME}.chunks"]
+    chunks = client[node.db][f"{COLLECTIONS}.chunks"]
 
     def chunks_stored() -> int:
         return chunks.count_documents({"files_id": part_id})
@@ -423,7 +425,7 @@ def test_a_second_upload_of_a_part_in_progress_is_refused_without_harm(node, mon
     part_id = new_part_id()
     first = os.urandom(6 * CHUNK)
     client = pymongo.MongoClient(mongo_uri)
-    chunks = client[node.db][f"{BUCKET_NAME}.chunks"]
+    chunks = client[node.db][f"{COLLECTIONS}.chunks"]
     try:
         promise = {"Content-Length": str(len(first))}
         with open_upload(node, part_id, promise, body=first[: 5 * CHUNK]) as sock:
@@ -456,13 +458,13 @@ def test_a_deleted_part_is_gone_with_all_its_chunks(node, mongo_uri):
     assert node.request("GET", f"/_node/parts/{part_id}").status == 404
     assert node.request("HEAD", f"/_node/parts/{part_id}").status == 404
     with pymongo.MongoClient(mongo_uri) as client:
-        assert client[node.db][f"{BUCKET_NAME}.chunks"].count_documents({"files_id": part_id}) == 0
+        assert client[node.db][f"{COLLECTIONS}.chunks"].count_documents({"files_id": part_id}) == 0
 
 
 def test_deleting_what_a_crashed_upload_left_removes_its_chunks(node, mongo_uri):
     part_id = new_part_id()
     with pymongo.MongoClient(mongo_uri) as client:
-        chunks = client[node.db][f"{BUCKET_NAME}.chunks"]
+        chunks = client[node.db][f"{COLLECTIONS}.chunks"]
         chunks.insert_many(  # chunks 0-2 of a part whose files document never came
             [{"_id": f"{part_id}/{n}", "files_id": part_id, "n": n, "data": b"x"} for n in range(3)]
         )
@@ -537,6 +539,67 @@ def test_the_listing_of_an_empty_node_is_empty(start_node):
 
 def test_a_listing_limit_must_be_a_number(node):
     assert node.request("GET", "/_node/parts?limit=many").status == 400
+
+
+# What the node reports
+
+
+class HeartbeatRecorder(BaseHTTPRequestHandler):
+    """A gateway that registers any node as "node-1" and keeps the last heartbeat it got."""
+
+    last_heartbeat: dict = {}
+
+    def do_POST(self):
+        document = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path.endswith("/heartbeat"):
+            type(self).last_heartbeat = document
+        answer = json.dumps({"node_id": "node-1"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def heartbeats():
+    """The URL of a gateway that records heartbeats, and its recorder."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HeartbeatRecorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    HeartbeatRecorder.last_heartbeat = {}
+    yield f"http://127.0.0.1:{server.server_address[1]}", HeartbeatRecorder
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_restarted_node_reports_what_its_records_hold(start_node, mongo_uri, heartbeats):
+    gateway_url, recorder = heartbeats
+    node = start_node(gateway_url=gateway_url)
+    sizes = {"a": 3 * CHUNK + 1, "b": 10, "c": 0}
+    for part_id, size in sizes.items():
+        assert put_part(node, part_id, os.urandom(size)).status == 200
+    assert node.request("DELETE", "/_node/parts/b").status == 204
+
+    def reported(expected: tuple[int, int]):
+        heartbeat = recorder.last_heartbeat
+        return (heartbeat.get("bytes_stored"), heartbeat.get("parts_stored")) == expected
+
+    wait_until(lambda: reported((3 * CHUNK + 1, 2)), 30, "a heartbeat with the node's counts")
+
+    node.stop()
+    # Behind the stopped node's back, its records change (a restore, a repair by hand).
+    with pymongo.MongoClient(mongo_uri) as client:
+        files = client[node.db][f"{COLLECTIONS}.files"]
+        files.delete_one({"_id": "a"})
+        files.insert_one({"_id": "restored", "length": 777, "chunkSize": CHUNK, "sha256": ""})
+    recorder.last_heartbeat = {}
+    node.start().wait_ready()
+
+    wait_until(lambda: reported((777, 2)), 30, "a heartbeat with the counts of the records")
 
 
 # Stopping

@@ -1,1 +1,1 @@
-"""A storage node: keeps parts in GridFS and serves them to the gateway."""
+"""A storage node: keeps the shards the gateway places on it and serves them back."""

@@ -1,12 +1,16 @@
-"""The node's internal HTTP API: parts in and out of GridFS, for the gateway only."""
+"""The node's internal HTTP API, for the gateway only: shards in and out of the shard store.
+
+Paths and headers keep the gateway's word for a shard: "part".
+"""
 
 import sys
+from contextlib import aclosing
 
 from tornado.web import stream_request_body
 
 from s3lite import errors
 from s3lite.byteranges import content_range, parse_range
-from s3lite.node.store import PartStore, PartWriter, StoredPart
+from s3lite.node.storage import ShardReader, ShardStore, ShardWriter, StoredShard
 from s3lite.numbers import is_decimal
 from s3lite.tasks import BackgroundTasks
 from s3lite.web import JsonHandler
@@ -16,7 +20,7 @@ MAX_LISTING = 1000
 
 class NodeHandler(JsonHandler):
     def initialize(
-        self, cluster_token: str, store: PartStore, identity: dict, tasks: BackgroundTasks
+        self, cluster_token: str, store: ShardStore, identity: dict, tasks: BackgroundTasks
     ) -> None:
         super().initialize(cluster_token)
         self.store = store
@@ -30,10 +34,11 @@ class HealthHandler(NodeHandler):
 
 
 @stream_request_body
-class PartHandler(NodeHandler):
-    """PUT streams a part into GridFS; GET and HEAD stream it out, by range; DELETE removes it."""
+class ShardHandler(NodeHandler):
+    """PUT streams a shard in; GET and HEAD stream it out, by range; DELETE removes it."""
 
-    writer: PartWriter | None = None
+    writer: ShardWriter | None = None
+    answered_early = False  # refused while the body streamed in: the rest of it is dropped
 
     async def prepare(self):
         super().prepare()
@@ -46,18 +51,19 @@ class PartHandler(NodeHandler):
         self.writer = self.store.open_writer(self.path_kwargs["part_id"], int(length))
 
     async def data_received(self, chunk: bytes) -> None:
-        if self._finished:
+        if self.answered_early:
             return
         try:
             await self.writer.write(chunk)
         except errors.S3liteError:
             # Answer now and drop the connection instead of reading a body we cannot store.
+            self.answered_early = True
             self.send_error(exc_info=sys.exc_info())
 
     async def put(self, part_id: str):
         stored = await self.writer.commit()
         self.writer = None
-        self.write_json({"part_id": stored.part_id, "size": stored.size, "sha256": stored.sha256})
+        self.write_json({"part_id": stored.shard_id, "size": stored.size, "sha256": stored.sha256})
 
     def on_finish(self):
         self.abort_unfinished_write()
@@ -70,64 +76,64 @@ class PartHandler(NodeHandler):
 
     def abort_unfinished_write(self) -> None:
         if self.writer is not None:
-            self.tasks.spawn(self.writer.abort(), f"abort part {self.writer.part_id}")
+            self.tasks.spawn(self.writer.abort(), f"abort part {self.writer.shard_id}")
             self.writer = None
 
     async def head(self, part_id: str):
-        await self.send_part(part_id, with_body=False)
+        self.describe(await self.store.stat(part_id))
 
     async def get(self, part_id: str):
-        await self.send_part(part_id, with_body=True)
+        reader = await self.open_reader(part_id)
+        start, end = self.describe(reader.shard)
+        async with aclosing(reader.read(start, end)) as pieces:
+            async for data in pieces:
+                self.write(data)
+                await self.flush()
 
-    async def send_part(self, part_id: str, with_body: bool) -> None:
-        part, first_chunk = await self.find_part(part_id, with_body)
-        span = parse_range(self.request.headers.get("Range"), part.size)
-        start, end = span or (0, part.size)
-        if span is not None:
-            self.set_status(206)
-            self.set_header("Content-Range", content_range(start, end, part.size))
-        self.set_header("Content-Type", "application/octet-stream")
-        self.set_header("Content-Length", end - start)
-        self.set_header("X-Part-Size", part.size)
-        if first_chunk is None:  # found by its files document, which has the SHA-256
-            self.set_header("X-Part-Sha256", part.sha256)
-        if not with_body:
-            return
-        async for data in self.store.read(part, start, end, first_chunk):
-            self.write(data)
-            await self.flush()
-
-    async def find_part(self, part_id: str, with_body: bool) -> tuple[StoredPart, bytes | None]:
-        """The part, and its first chunk when that was the way to find it: a read from the
-        start of a part whose size the gateway sends (``X-Part-Size``) needs no files document.
-        """
+    async def open_reader(self, shard_id: str) -> ShardReader:
+        """A read from the start of a shard whose size the gateway sends (``X-Part-Size``)
+        passes it on, so the store may skip the shard's record."""
         recorded = self.request.headers.get("X-Part-Size", "")
-        if with_body and is_decimal(recorded) and int(recorded) > 0:
+        if is_decimal(recorded) and int(recorded) > 0:
             span = parse_range(self.request.headers.get("Range"), int(recorded))
             if span is None or span[0] == 0:
-                return await self.store.find_by_first_chunk(part_id, int(recorded))
-        return await self.store.stat(part_id), None
+                return await self.store.open_reader(shard_id, int(recorded))
+        return await self.store.open_reader(shard_id)
+
+    def describe(self, shard: StoredShard) -> tuple[int, int]:
+        """Set the status and headers of an answer about ``shard``; answer the byte span."""
+        span = parse_range(self.request.headers.get("Range"), shard.size)
+        start, end = span or (0, shard.size)
+        if span is not None:
+            self.set_status(206)
+            self.set_header("Content-Range", content_range(start, end, shard.size))
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("Content-Length", end - start)
+        self.set_header("X-Part-Size", shard.size)
+        if shard.sha256:  # known when the store read the shard's record
+            self.set_header("X-Part-Sha256", shard.sha256)
+        return start, end
 
     async def delete(self, part_id: str):
         await self.store.delete(part_id)
         self.set_status(204)
 
 
-class PartListHandler(NodeHandler):
-    """Every part this node holds, by id, page by page (``?after=ID&limit=N``)."""
+class ShardListHandler(NodeHandler):
+    """Every shard this node holds, by id, page by page (``?after=ID&limit=N``)."""
 
     async def get(self):
         try:
             limit = min(int(self.get_argument("limit", str(MAX_LISTING))), MAX_LISTING)
         except ValueError:
             raise errors.InvalidArgument("limit must be a whole number") from None
-        parts = await self.store.list(self.get_argument("after", None), limit)
+        shards = await self.store.list(self.get_argument("after", None), limit)
         self.write_json(
             {
                 "parts": [
-                    {"part_id": p.part_id, "size": p.size, "sha256": p.sha256} for p in parts
+                    {"part_id": s.shard_id, "size": s.size, "sha256": s.sha256} for s in shards
                 ],
-                "next_after": parts[-1].part_id if len(parts) == limit else None,
+                "next_after": shards[-1].shard_id if len(shards) == limit else None,
             }
         )
 
@@ -135,6 +141,6 @@ class PartListHandler(NodeHandler):
 def routes(**dependencies) -> list:
     return [
         (r"/_node/health", HealthHandler, dependencies),
-        (r"/_node/parts", PartListHandler, dependencies),
-        (r"/_node/parts/(?P<part_id>[A-Za-z0-9._-]+)", PartHandler, dependencies),
+        (r"/_node/parts", ShardListHandler, dependencies),
+        (r"/_node/parts/(?P<part_id>[A-Za-z0-9._-]+)", ShardHandler, dependencies),
     ]

@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from s3lite.config import NodeConfig
-from s3lite.node.store import PartStore
+from s3lite.node.storage import ShardStore
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ MAX_BACKOFF_SECONDS = 10.0
 
 class Membership:
     def __init__(
-        self, config: NodeConfig, database: AsyncDatabase, store: PartStore, http: AsyncHTTPClient
+        self, config: NodeConfig, database: AsyncDatabase, store: ShardStore, http: AsyncHTTPClient
     ):
         self.config = config
         self.meta = database["node_meta"]
@@ -66,13 +66,13 @@ class Membership:
         log.info("registered with %s as node %s", self.config.gateway_url, node_id)
 
     async def heartbeat(self) -> None:
-        bytes_stored, parts_stored = await self.store.usage()
+        usage = self.store.usage()
         await self.call_gateway(
             f"/_cluster/nodes/{self.identity['node_id']}/heartbeat",
             {
                 "url": self.config.advertise_url,
-                "bytes_stored": bytes_stored,
-                "parts_stored": parts_stored,
+                "bytes_stored": usage.bytes_stored,
+                "parts_stored": usage.shards_stored,
                 "capacity_bytes": self.config.capacity_bytes,
                 "heartbeat_seconds": self.config.heartbeat_seconds,
             },

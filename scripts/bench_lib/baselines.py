@@ -30,7 +30,7 @@ from bench_lib.transfers import BLOCK, BenchError, download, mb, timed, upload
 from tests.processes import ServerProcess, http_request
 
 HERE = Path(__file__).resolve().parent
-CHUNKS_PER_BATCH = 4  # as s3lite/node/store.py reads
+CHUNKS_PER_BATCH = 4  # as many as a node looks up at once (s3lite/node/gridfs_store.py)
 
 
 class SocketSink:

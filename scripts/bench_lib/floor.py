@@ -15,9 +15,10 @@ are from the bound the database sets. Per request, as s3lite's storage does it:
   written.
 
 Each node database has its own client, as each node process has, and the gateway database one
-more; collections and indexes are those of ``PartStore``. Left out, because they are not
-database work: HTTP, hashing (the sha256 and ETag fields hold fixed values of the right length),
-and the gateway's other writes (upload intent, bucket checks), which a leaner s3lite might avoid.
+more; collections and indexes are those of the node's shard store (``open_store``). Left out,
+because they are not database work: HTTP, hashing (the sha256 and ETag fields hold fixed values
+of the right length), and the gateway's other writes (upload intent, bucket checks), which a
+leaner s3lite might avoid.
 GETs read 64 objects that the PUT cell wrote, the rest deleted first, as ``small.py`` does.
 """
 
@@ -42,7 +43,8 @@ from s3lite.db import connect
 from s3lite.gateway.data.splitting import DATA_SHARDS, shard_boundaries
 from s3lite.gateway.metadata.records import ObjectPart, ObjectRecord, ShardRecord
 from s3lite.gateway.metadata.store import object_id
-from s3lite.node.store import CHUNKS_PER_INSERT, PartStore, chunk_id
+from s3lite.node.app import open_store
+from s3lite.node.gridfs_store import CHUNKS_PER_INSERT, GridFSShardStore, chunk_id
 
 NAME = "database floor"  # figures are "small database floor PUT 4 KiB x16 ops/s" and so on
 BUCKET = "bench"
@@ -62,16 +64,21 @@ class Floor:
     def __init__(self, nodes: list[AsyncMongoClient], gateway: AsyncMongoClient, prefix: str):
         self.clients = [*nodes, gateway]
         self.names = [f"{prefix}_node_{i}" for i in range(len(nodes))] + [f"{prefix}_gw"]
-        self.stores = [PartStore(nodes[i][self.names[i]], CHUNK_SIZE) for i in range(len(nodes))]
+        self.stores: list[GridFSShardStore] = []
         self.objects: AsyncCollection = gateway[self.names[-1]]["objects"]
 
     @classmethod
     async def open(cls, mongo_uri: str, prefix: str) -> Floor:
-        """Connect as the nodes do (``s3lite.db.connect``) and create the nodes' indexes."""
+        """Connect as the nodes do (``s3lite.db.connect``) and open their stores as they do."""
         count = DATA_SHARDS + 1
         clients = await asyncio.gather(*(connect(mongo_uri, CONNECT_SECONDS) for _ in range(count)))
         floor = cls(clients[:-1], clients[-1], prefix)
-        await asyncio.gather(*(store.ensure_indexes() for store in floor.stores))
+        floor.stores = await asyncio.gather(
+            *(
+                open_store(client[name], CHUNK_SIZE)
+                for client, name in zip(clients[:-1], floor.names[:-1], strict=True)
+            )
+        )
         return floor
 
     async def close(self) -> None:
@@ -124,8 +131,8 @@ class Floor:
         )
 
 
-async def store_part(store: PartStore, part_id: str, data: bytes) -> None:
-    """A node's writes for one part (``PartWriter``): its chunks, then its files document."""
+async def store_part(store: GridFSShardStore, part_id: str, data: bytes) -> None:
+    """A node's writes for one part (``GridFSShardWriter``): its chunks, then its files document."""
     documents = [
         {"_id": chunk_id(part_id, n), "files_id": part_id, "n": n, "data": Binary(piece)}
         for n, piece in enumerate(data[o : o + CHUNK_SIZE] for o in range(0, len(data), CHUNK_SIZE))
@@ -144,8 +151,8 @@ async def store_part(store: PartStore, part_id: str, data: bytes) -> None:
     )
 
 
-async def read_part(store: PartStore, part_id: str) -> bytes:
-    """A node's reads for one whole part (``stat``, then ``read_chunk`` for each chunk)."""
+async def read_part(store: GridFSShardStore, part_id: str) -> bytes:
+    """A node's reads for one whole part (its files document, then each chunk by ``_id``)."""
     files = await store.files.find_one({"_id": part_id})
     if files is None:
         raise FloorError(f"no files document for part {part_id}")
