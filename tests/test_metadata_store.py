@@ -8,7 +8,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from s3lite.clock import now
-from s3lite.gateway.metadata.records import IntentKind, ShardRecord
+from s3lite.gateway.metadata.records import IntentKind, MultipartState, ShardRecord
 from s3lite.gateway.metadata.store import Metadata
 
 
@@ -92,3 +92,49 @@ async def test_records_of_earlier_versions_are_rewritten_and_then_read(mongo_uri
         assert (deletion.shard_id, deletion.size) == ("old.3", 7)
         await metadata.forget_deletion(deletion)
         assert await metadata.deferred_deletions.count_documents({}) == 0
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_open_uploads_are_listed_by_key_then_by_when_they_began(mongo_uri, database_name):
+    async with AsyncMongoClient(mongo_uri, tz_aware=True) as client:
+        metadata = Metadata(client[database_name])
+        made = []
+        for key in ("b", "a", "b", "a/b", "c"):
+            made.append((key, await metadata.create_multipart("bucket", key, "text/plain", [], [])))
+            await asyncio.sleep(0.002)  # upload ids begin with their millisecond
+        await metadata.create_multipart("other", "a", "text/plain", [], [])
+        done = await metadata.get_multipart("bucket", "c", made[-1][1])
+        assert await metadata.claim_multipart(done, MultipartState.ABORTING)
+
+        listed = await metadata.open_multipart_uploads("bucket")
+        assert [(u.key, u.upload_id) for u in listed] == [made[1], made[3], made[0], made[2]]
+        assert [u.key for u in await metadata.open_multipart_uploads("bucket", limit=2)] == [
+            "a",
+            "a/b",
+        ]
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_multipart_upload_of_an_earlier_version_is_found_by_its_upload_id(
+    mongo_uri, database_name
+):
+    async with AsyncMongoClient(mongo_uri, tz_aware=True) as client:
+        metadata = Metadata(client[database_name])
+        await metadata.multipart_uploads.insert_one(
+            {
+                "_id": "0123abcd",
+                "bucket": "bucket",
+                "key": "k",
+                "content_type": "text/plain",
+                "user_metadata": [],
+                "http_headers": [],
+                "state": "open",
+                "initiated": now(),
+            }
+        )
+        await metadata.upgrade_records()
+        upload = await metadata.get_multipart("bucket", "k", "0123abcd")
+        assert (upload.state, upload.content_type) == (MultipartState.OPEN, "text/plain")
+        assert [u.upload_id for u in await metadata.open_multipart_uploads("bucket")] == [
+            "0123abcd"
+        ]

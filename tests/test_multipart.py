@@ -168,7 +168,7 @@ def test_an_abort_or_completion_cut_short_is_undone_once_the_upload_expires(
     s3.upload_part(Bucket="stuck", Key="k", UploadId=upload_id, PartNumber=1, Body=b"x" * 99)
     with pymongo.MongoClient(cluster.mongo_uri) as client:
         client[cluster.gateway.db]["multipart_uploads"].update_one(
-            {"_id": upload_id}, {"$set": left_by_a_dead_gateway}
+            {"upload_id": upload_id}, {"$set": left_by_a_dead_gateway}
         )
     assert len(cluster.stored_part_ids()) == 6
 

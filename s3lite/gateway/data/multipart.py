@@ -77,7 +77,7 @@ class MultipartUploads:
         if upload.state is MultipartState.COMPLETED:
             return upload.etag  # a client retrying a completion that did happen
         if not await self.metadata.claim_multipart(
-            upload_id, MultipartState.COMPLETING, claimed=now()
+            upload, MultipartState.COMPLETING, claimed=now()
         ):
             raise NoSuchUpload(bucket=bucket, key=key, UploadId=upload_id)
         try:
@@ -101,16 +101,16 @@ class MultipartUploads:
             await self.metadata.require_bucket(bucket)
             replaced = await self.metadata.commit_object(record)
         except Exception:
-            await self.metadata.reopen_multipart(upload_id)
+            await self.metadata.reopen_multipart(upload)
             raise
-        await self.metadata.finish_multipart(upload_id, etag)
+        await self.metadata.finish_multipart(upload, etag)
         await self.remover.remove([s for part in stored if part not in chosen for s in part.shards])
         if replaced:
             await self.remover.retire(replaced.shards)
         return etag
 
     async def abort(self, bucket: str, key: str, upload_id: str) -> None:
-        await self.require_open(bucket, key, upload_id)
-        if not await self.metadata.claim_multipart(upload_id, MultipartState.ABORTING):
+        upload = await self.require_open(bucket, key, upload_id)
+        if not await self.metadata.claim_multipart(upload, MultipartState.ABORTING):
             raise NoSuchUpload(bucket=bucket, key=key, UploadId=upload_id)  # completed meanwhile
-        await self.remover.remove(await self.metadata.drop_multipart(upload_id))
+        await self.remover.remove(await self.metadata.drop_multipart(upload))

@@ -253,7 +253,9 @@ class ObjectUpload:
 
         async def write() -> list[ShardRecord]:
             await self.metadata.add_uploaded_part(part)
-            if not await self.metadata.multipart_is_open(upload_id):
+            if not await self.metadata.multipart_is_open(
+                self.info.bucket, self.info.key, upload_id
+            ):
                 # A completion or an abort began meanwhile and may not have seen this part:
                 # the intent stays, and the collector keeps the shards only if the object
                 # took them.

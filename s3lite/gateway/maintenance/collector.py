@@ -43,7 +43,7 @@ class OrphanCollector:
         for upload in expired:
             state = upload.state
             if state is MultipartState.OPEN and not await self.metadata.claim_multipart(
-                upload.upload_id, MultipartState.ABORTING
+                upload, MultipartState.ABORTING
             ):
                 continue  # a completion got there first; the next round sees how it ended
             if (
@@ -54,7 +54,7 @@ class OrphanCollector:
             held = await self.metadata.shards_held_by_object(
                 upload.bucket, upload.key, upload.upload_id
             )
-            shards = await self.metadata.drop_multipart(upload.upload_id)
+            shards = await self.metadata.drop_multipart(upload)
             await self.remover.remove([s for s in shards if s.shard_id not in held])
             if state is not MultipartState.COMPLETED:
                 log.info(

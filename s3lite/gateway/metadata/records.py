@@ -13,6 +13,7 @@ Each record turns into one MongoDB document and back; every change to one is a s
 write (see ``store``).
 """
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -324,7 +325,8 @@ class MultipartUpload:
 
     def to_document(self) -> dict:
         return {
-            "_id": self.upload_id,
+            "_id": multipart_upload_id(self.bucket, self.key, self.upload_id),
+            "upload_id": self.upload_id,
             "bucket": self.bucket,
             "key": self.key,
             "state": str(self.state),
@@ -338,7 +340,7 @@ class MultipartUpload:
     @classmethod
     def from_document(cls, document: dict) -> "MultipartUpload":
         return cls(
-            upload_id=document["_id"],
+            upload_id=document["upload_id"],
             bucket=document["bucket"],
             key=document["key"],
             state=MultipartState(document["state"]),
@@ -350,6 +352,19 @@ class MultipartUpload:
             etag=document.get("etag"),
             claimed=document.get("claimed"),
         )
+
+
+def multipart_upload_id(bucket: str, key: str, upload_id: str) -> str:
+    """A multipart upload's ``_id``: a bucket's uploads sort by key, then (upload ids begin with
+    the time they were made) by when they began, which is the order ListMultipartUploads
+    answers in; every request about an upload names its bucket and key, so none needs more
+    than this ``_id``."""
+    return f"{bucket}/{key}\x00{upload_id}"
+
+
+def new_upload_id(moment: datetime) -> str:
+    """An S3 UploadId: the milliseconds of ``moment`` in hex, then 80 random bits."""
+    return f"{int(moment.timestamp() * 1000):012x}{secrets.token_hex(10)}"
 
 
 @dataclass(frozen=True)

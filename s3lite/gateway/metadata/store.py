@@ -6,7 +6,6 @@ part is written, the object appears in one replace of its document, and a delete
 document before its parts are deleted from the nodes.
 """
 
-import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -36,6 +35,8 @@ from s3lite.gateway.metadata.records import (
     ObjectRecord,
     ShardRecord,
     UploadedPart,
+    multipart_upload_id,
+    new_upload_id,
     uploaded_part_id,
 )
 from s3lite.s3.cors import CORSRule
@@ -75,8 +76,9 @@ class Metadata:
         """Rewrite the intents and deferred deletions of earlier versions in today's form, so
         that no write they describe is forgotten. Earlier intents named their shards ``parts``
         with a ``part_id`` and had no kind; earlier deferred deletions were keyed by shard id
-        alone. Each record is rewritten by single-document writes (a new one first, then the
-        old one goes), so an interrupted upgrade is finished by the next start."""
+        alone, and earlier multipart uploads by their UploadId alone. Each record is rewritten
+        by single-document writes (a new one first, then the old one goes), so an interrupted
+        upgrade is finished by the next start."""
         async for document in self.intents.find({"kind": {"$exists": False}}):
             shards = [
                 {**shard, "shard_id": shard["part_id"]} for shard in document.get("parts", [])
@@ -88,6 +90,16 @@ class Metadata:
                 {"_id": document["_id"], "kind": {"$exists": False}},
                 {"$set": {"kind": kind, "shards": shards}, "$unset": {"parts": ""}},
             )
+        async for document in self.multipart_uploads.find({"upload_id": {"$exists": False}}):
+            upgraded = {**document, "upload_id": document["_id"]}
+            upgraded["_id"] = multipart_upload_id(
+                document["bucket"], document["key"], document["_id"]
+            )
+            try:
+                await self.multipart_uploads.insert_one(upgraded)
+            except DuplicateKeyError:
+                pass  # rewritten by a start that stopped before the old one went
+            await self.multipart_uploads.delete_one({"_id": document["_id"]})
         async for document in self.deferred_deletions.find({"shard_id": {"$exists": False}}):
             deletion = DeferredDeletion(
                 document["node_id"],
@@ -271,7 +283,9 @@ class Metadata:
             published = intent.write_id == await self.object_write_id(intent.bucket, intent.key)
             return IntentFate.PUBLISHED if published else IntentFate.ORPHANED
         upload_id, number = intent.multipart_part
-        upload = await self.multipart_uploads.find_one({"_id": upload_id}, {"state": 1})
+        upload = await self.multipart_uploads.find_one(
+            {"_id": multipart_upload_id(intent.bucket, intent.key, upload_id)}, {"state": 1}
+        )
         state = upload["state"] if upload else None
         if state == MultipartState.COMPLETING:
             return IntentFate.UNDECIDED
@@ -330,12 +344,13 @@ class Metadata:
         http_headers: list[tuple[str, str]],
         acl: str = PRIVATE,
     ) -> str:
+        moment = now()
         upload = MultipartUpload(
-            upload_id=secrets.token_hex(16),
+            upload_id=new_upload_id(moment),
             bucket=bucket,
             key=key,
             state=MultipartState.OPEN,
-            initiated=now(),
+            initiated=moment,
             content_type=content_type,
             user_metadata=user_metadata,
             http_headers=http_headers,
@@ -345,16 +360,20 @@ class Metadata:
         return upload.upload_id
 
     async def get_multipart(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
-        document = await self.multipart_uploads.find_one({"_id": upload_id})
-        if document is None or (document["bucket"], document["key"]) != (bucket, key):
+        document = await self.multipart_uploads.find_one(
+            {"_id": multipart_upload_id(bucket, key, upload_id)}
+        )
+        if document is None:
             raise NoSuchUpload(bucket=bucket, key=key, UploadId=upload_id)
         return MultipartUpload.from_document(document)
 
     async def add_uploaded_part(self, part: UploadedPart) -> None:
         await self.uploaded_parts.insert_one(part.to_document())
 
-    async def multipart_is_open(self, upload_id: str) -> bool:
-        upload = await self.multipart_uploads.find_one({"_id": upload_id}, {"state": 1})
+    async def multipart_is_open(self, bucket: str, key: str, upload_id: str) -> bool:
+        upload = await self.multipart_uploads.find_one(
+            {"_id": multipart_upload_id(bucket, key, upload_id)}, {"state": 1}
+        )
         return upload is not None and upload["state"] == MultipartState.OPEN
 
     async def list_uploaded_parts(self, upload_id: str) -> list[UploadedPart]:
@@ -363,46 +382,61 @@ class Metadata:
         return [UploadedPart.from_document(document) async for document in cursor]
 
     async def claim_multipart(
-        self, upload_id: str, state: MultipartState, **fields: object
+        self, upload: MultipartUpload, state: MultipartState, **fields: object
     ) -> bool:
         """Move an open upload to ``state``; False if it is no longer open."""
+        upload_id = multipart_upload_id(upload.bucket, upload.key, upload.upload_id)
         claimed = await self.multipart_uploads.find_one_and_update(
             {"_id": upload_id, "state": MultipartState.OPEN},
             {"$set": {"state": state, **fields}},
         )
         return claimed is not None
 
-    async def reopen_multipart(self, upload_id: str) -> None:
+    async def reopen_multipart(self, upload: MultipartUpload) -> None:
         """A completion that failed before its object was written gives the upload back."""
+        upload_id = multipart_upload_id(upload.bucket, upload.key, upload.upload_id)
         await self.multipart_uploads.update_one(
             {"_id": upload_id, "state": MultipartState.COMPLETING},
             {"$set": {"state": MultipartState.OPEN}},
         )
 
-    async def finish_multipart(self, upload_id: str, etag: str) -> None:
+    async def finish_multipart(self, upload: MultipartUpload, etag: str) -> None:
         await self.multipart_uploads.update_one(
-            {"_id": upload_id}, {"$set": {"state": MultipartState.COMPLETED, "etag": etag}}
+            {"_id": multipart_upload_id(upload.bucket, upload.key, upload.upload_id)},
+            {"$set": {"state": MultipartState.COMPLETED, "etag": etag}},
         )
-        await self.uploaded_parts.delete_many({"_id": id_prefix_range(upload_id)})
+        await self.uploaded_parts.delete_many({"_id": id_prefix_range(upload.upload_id)})
 
-    async def drop_multipart(self, upload_id: str) -> list[ShardRecord]:
+    async def drop_multipart(self, upload: MultipartUpload) -> list[ShardRecord]:
         """Forget an upload and its parts; answer the shards now owned by nobody."""
-        shards = [s for part in await self.list_uploaded_parts(upload_id) for s in part.shards]
-        await self.multipart_uploads.delete_one({"_id": upload_id})
-        await self.uploaded_parts.delete_many({"_id": id_prefix_range(upload_id)})
-        return shards
+        parts = await self.list_uploaded_parts(upload.upload_id)
+        await self.multipart_uploads.delete_one(
+            {"_id": multipart_upload_id(upload.bucket, upload.key, upload.upload_id)}
+        )
+        await self.uploaded_parts.delete_many({"_id": id_prefix_range(upload.upload_id)})
+        return [shard for part in parts for shard in part.shards]
 
     async def multipart_uploads_before(self, moment: datetime, limit: int) -> list[MultipartUpload]:
         cursor = self.multipart_uploads.find({"initiated": {"$lt": moment}}).limit(limit)
         return [MultipartUpload.from_document(document) async for document in cursor]
 
-    async def open_multipart_uploads(self, bucket: str) -> list[MultipartUpload]:
-        cursor = self.multipart_uploads.find({"bucket": bucket, "state": MultipartState.OPEN})
-        uploads = [
-            MultipartUpload.from_document(document)
-            async for document in cursor.sort("key", 1).limit(1000)
-        ]
-        return uploads
+    async def open_multipart_uploads(self, bucket: str, limit: int = 1000) -> list[MultipartUpload]:
+        """The bucket's open uploads by key, then by when they began: read in ``_id`` order in
+        batches, passing over uploads completed or being aborted."""
+        uploads: list[MultipartUpload] = []
+        lower = {"$gte": f"{bucket}/"}
+        while len(uploads) < limit:
+            cursor = self.multipart_uploads.find({"_id": {**lower, "$lt": f"{bucket}0"}})
+            batch = [document async for document in cursor.sort("_id", 1).limit(LISTING_BATCH)]
+            uploads += [
+                MultipartUpload.from_document(document)
+                for document in batch
+                if document["state"] == MultipartState.OPEN
+            ]
+            if len(batch) < LISTING_BATCH:
+                break
+            lower = {"$gt": batch[-1]["_id"]}
+        return uploads[:limit]
 
     # Shard deletions a node could not take when asked, or that wait on purpose
 
