@@ -143,11 +143,14 @@ def with_spread(figures: dict[str, float], name: str) -> str:
     """A scale figure's median over its repetitions, and their lowest and highest."""
     if name not in figures:
         return ""
+
+    def short(value: float) -> str:
+        return number(value, 2 if value < 10 else 1)
+
     low, high = figures.get(f"{name} min"), figures.get(f"{name} max")
-    text = number(figures[name], 2 if figures[name] < 10 else 1)
     if low is None or high is None or low == high:
-        return text
-    return f"{text} ({number(low, 2 if low < 10 else 1)}-{number(high, 2 if high < 10 else 1)})"
+        return short(figures[name])
+    return f"{short(figures[name])} ({short(low)}-{short(high)})"
 
 
 def scale_table(figures: dict[str, float], settings: dict) -> str | None:
