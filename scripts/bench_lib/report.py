@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bench_lib.mixed import PROBLEM_KINDS
-from bench_lib.scale import figure_names, step_label
+from bench_lib.scale import FIGURE_SECONDS, figure_names, step_label
 
 LARGE_ROWS = (
     ("s3lite gateway", "s3lite, through the gateway (six nodes)"),
@@ -179,11 +179,22 @@ def scale_table(figures: dict[str, float], settings: dict) -> str | None:
         row = [f"last / first ({step_label(steps[-1])} / {step_label(steps[0])})"]
         row += [f"{ratio:.2f}" if ratio is not None else "" for ratio in ratios]
         rows.append([*row, ""])
+    counts = {
+        f"{step_label(gib)} {name}": figures.get(f"scale {step_label(gib)} {name} repetitions")
+        for gib in steps
+        for name, _, _ in names
+    }
+    cut = "; ".join(
+        f"{what}: {count:.0f}"
+        for what, count in counts.items()
+        if count is not None and count < settings["scale_repeats"]
+    )
+    cut = f"; fewer where they passed {FIGURE_SECONDS:g} s: {cut}" if cut else ""
     inserted = figures.get("scale listing records inserted straight into the metadata")
     seconds = figures.get("scale listing records insert s")
     note = (
-        f"Medians of {settings['scale_repeats']} repetitions (lowest-highest), each on objects"
-        " written just before it, the newest. The listing bucket's"
+        f"Medians of {settings['scale_repeats']} repetitions (lowest-highest{cut}), each"
+        " on objects written just before it, the newest. The listing bucket's"
         f" {number(inserted, 0)} zero-byte objects are records inserted straight into the"
         f" gateway's metadata database (in {number(seconds)} s), not PUT through the gateway;"
         " the page is ListObjectsV2, max-keys=1000, start-after a key in the middle."

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.client
 import os
 import random
 import shutil
@@ -57,8 +58,8 @@ LISTING_PAGE = 1000
 INSERT_BATCH = 1000  # records per insert_many
 EMPTY_MD5 = hashlib.md5(b"").hexdigest()
 POOL_BYTES = 16 * MIB  # the random bytes that fill objects are sliced from
-FIGURE_SECONDS = 120.0  # a figure's repetitions stop once they have taken this long
-GONE_SECONDS = 120.0  # a deleted shard still on its node after this is a failure
+FIGURE_SECONDS = 60.0  # a figure's repetitions stop once they have taken this long
+DELETE_SECONDS = 600.0  # a 64 MiB DELETE whose shards are not all gone by then is a failure
 POLL_SECONDS = 0.02
 NODES_REPORT_SECONDS = 20.0  # time for the nodes' heartbeats to report the fill
 DISK_FACTOR = 2.0  # disk bytes per object byte: base64 in SQLite's JSON, the WAL, headroom
@@ -138,6 +139,20 @@ def get_body(url: str, path: str, headers: dict | None = None) -> tuple[float, b
         check_status(response, (200,), f"GET {path}")
         body = response.read()
         return time.perf_counter() - started, body
+    finally:
+        connection.close()
+
+
+def delete(url: str, path: str, seconds: float) -> None:
+    """DELETE ``path``, which must answer 204, waiting up to ``seconds`` for the answer: the
+    gateway answers once the nodes have deleted the shards, which may take a while."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=seconds)
+    try:
+        connection.request("DELETE", path)
+        response = connection.getresponse()
+        check_status(response, (204,), f"DELETE {path}")
+        response.read()
     finally:
         connection.close()
 
@@ -308,6 +323,7 @@ class Scale:
             values = self.repeat(measure, f"{step_label(gib)} {name}")
             for suffix, value in spread(values).items():
                 figures[f"scale {step_label(gib)} {name} {unit}{suffix}"] = value * scale
+            figures[f"scale {step_label(gib)} {name} repetitions"] = len(values)
         return figures
 
     def repeat(self, measure: Callable[[], float], what: str) -> list[float]:
@@ -344,12 +360,12 @@ class Scale:
         if not all(part_exists(url, shard_id, token) for url, shard_id in shards):
             raise BenchError(f"scale: {path} is not on its nodes before its DELETE")
         started = time.perf_counter()
-        request(self.url, "DELETE", path, {}, (204,))
+        delete(self.url, path, DELETE_SECONDS)
         left = set(shards)
         while left:
             left = {(url, shard_id) for url, shard_id in left if part_exists(url, shard_id, token)}
             seconds = time.perf_counter() - started
-            if left and seconds > GONE_SECONDS:
+            if left and seconds > DELETE_SECONDS:
                 raise BenchError(f"scale: {len(left)} shards of {path} left after {seconds:.0f} s")
             if left:
                 time.sleep(POLL_SECONDS)
