@@ -166,6 +166,7 @@ def scale_table(figures: dict[str, float], settings: dict) -> str | None:
     header = ["data stored (nodes report)"]
     header += [f"{name} {unit}" for name, unit, _ in names]
     header.append(f"fill MB/s ({settings['scale_fill_mib']} MiB PUTs)")
+    header.append("load average")
     rows = []
     for gib in steps:
         step = f"scale {step_label(gib)}"
@@ -173,12 +174,13 @@ def scale_table(figures: dict[str, float], settings: dict) -> str | None:
         row = [f"{step_label(gib)} ({held:.2f} GiB)"]
         row += [with_spread(figures, f"{step} {name} {unit}") for name, unit, _ in names]
         row.append(number(figures.get(f"{step} fill MB/s")))
+        row.append(number(figures.get(f"{step} load average")))
         rows.append(row)
     if len(steps) >= 2:
         ratios = [figures.get(f"scale {name} last/first") for name, _, _ in names]
         row = [f"last / first ({step_label(steps[-1])} / {step_label(steps[0])})"]
         row += [f"{ratio:.2f}" if ratio is not None else "" for ratio in ratios]
-        rows.append([*row, ""])
+        rows.append([*row, "", ""])
     counts = {
         f"{step_label(gib)} {name}": figures.get(f"scale {step_label(gib)} {name} repetitions")
         for gib in steps
@@ -198,6 +200,8 @@ def scale_table(figures: dict[str, float], settings: dict) -> str | None:
         f" {number(inserted, 0)} zero-byte objects are records inserted straight into the"
         f" gateway's metadata database (in {number(seconds)} s), not PUT through the gateway;"
         " the page is ListObjectsV2, max-keys=1000, start-after a key in the middle."
+        " Load average: the 1-minute figure at the start and end of the step's measuring,"
+        " averaged; on a shared machine it moves the figures as much as the fill can."
         " Goal: every last / first ratio at most 1.3."
     )
     return f"{table(header, rows)}\n\n{note}"

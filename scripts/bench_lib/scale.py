@@ -234,7 +234,11 @@ class Scale:
             if not self.fill_to(int(gib * GIB), figures, gib):
                 break
             print(f"  scale: {step_label(gib)} stored; measuring", file=sys.stderr)
+            load_before = os.getloadavg()[0]
             figures.update(self.measure_step(gib))
+            # The machine's load moves these figures as much as the fill may: say what it was.
+            load = (load_before + os.getloadavg()[0]) / 2
+            figures[f"scale {step_label(gib)} load average"] = load
             done.append(gib)
         if len(done) >= 2:
             figures.update(self.ratios(done, figures))
