@@ -16,7 +16,13 @@ a long mixed load reads back exactly what it wrote. Sections, chosen with ``--on
 - ``baselines``: one loopback TCP stream, a bare Tornado handler, raw GridFS through PyMongo on
   the same database (``bench_lib/baselines.py``);
 - ``peers``: moto in server mode and, when it has been built, SeaweedFS, with the same large and
-  small transfers (``bench_lib/peers.py``).
+  small transfers (``bench_lib/peers.py``);
+- ``scale``: the six-node cluster filled in steps (``--scale-steps-gib``) with 256 MiB objects,
+  and at each step GETs of 1 and 64 MiB, PUTs of 4 KiB and DELETEs of 64 MiB of the newest
+  objects, and a listing page from a bucket of 100,000 records inserted straight into the
+  metadata; each figure's ratio of the last step to the first (``bench_lib/scale.py``). It runs
+  once, after every other section's last run, since it leaves the cluster full; its spread
+  comes from ``--scale-repeats`` repetitions within each step.
 
 Every figure is the median of ``--runs`` runs; ``--json`` also writes every run's figures. MB =
 10**6 bytes. It starts its own database, gateway, nodes and peers on 127.0.0.1 and removes
@@ -51,6 +57,7 @@ from bench_lib.floor import database_floor  # noqa: E402
 from bench_lib.measure import PeakRss, Target  # noqa: E402
 from bench_lib.mixed import PROBLEM_KINDS, mixed_load  # noqa: E402
 from bench_lib.report import print_report  # noqa: E402
+from bench_lib.scale import ScaleSettings, scale_section  # noqa: E402
 from bench_lib.small import small_objects  # noqa: E402
 from bench_lib.transfers import (  # noqa: E402
     BenchError,
@@ -72,15 +79,18 @@ from tests.processes import (  # noqa: E402
     unique_prefix,
 )
 
-SECTIONS = ("baselines", "large", "small", "load", "peers")
+SECTIONS = ("baselines", "large", "small", "load", "peers", "scale")
 PEERS = ("moto", "seaweedfs")
 BUCKET = "bench"
 INTERRUPTED = threading.Event()
 HEARTBEAT_SECONDS = 5.0  # the nodes' default; the tests' 0.5 s marks a busy node down within 2 s
+SCALE_MAX_GIB = 64.0  # the largest scale step accepted
+SCALE_MAX_LISTING = 1_000_000  # the most listing records accepted
 
 
 class BenchCluster(Cluster):
-    """The tests' cluster, but with nodes that heartbeat at their default rate."""
+    """The tests' cluster, but with nodes that heartbeat at their default rate. Its gateway,
+    like the tests', runs with ``--delete-delay-seconds 0`` (``scale`` checks it)."""
 
     def new_node(self, *extra_args: str, port: int | None = None) -> NodeProcess:
         node = super().new_node(*extra_args, port=port)
@@ -111,6 +121,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--load-max-mib", type=int, default=4, help="largest mixed load object (default 4)")
     add("--peers", type=comma_list(str), help="moto,seaweedfs (default: those available)")
     add("--build-seaweedfs", action="store_true", help="build SeaweedFS first (~10 minutes)")
+    add(
+        "--scale-steps-gib",
+        type=comma_list(float),
+        default=[0.5, 2.0, 8.0],
+        help="GiB of object data stored at each scale step, increasing (default 0.5,2,8)",
+    )
+    add("--scale-fill-mib", type=int, default=256, help="scale fill object size (default 256)")
+    add("--scale-repeats", type=int, default=5, help="repetitions per scale figure (default 5)")
+    add(
+        "--scale-listing-objects",
+        type=int,
+        default=100_000,
+        help="records in the scale listing bucket (default 100000)",
+    )
+    add("--scale-minutes", type=float, default=60.0, help="scale section bound (default 60)")
     add("--keep-logs", type=Path, metavar="DIR", help="copy every server's log here at the end")
     add(
         "--profile",
@@ -126,6 +151,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error(f"--peers: choose from {PEERS}")
     if min(args.size_mib, args.runs, args.load_clients, args.load_max_mib) < 1:
         parser.error("sizes, --runs and --load-clients must be at least 1")
+    steps = args.scale_steps_gib
+    if not steps or steps != sorted(set(steps)) or steps[0] <= 0 or steps[-1] > SCALE_MAX_GIB:
+        parser.error(f"--scale-steps-gib: increasing, above 0, at most {SCALE_MAX_GIB:g}")
+    if min(args.scale_fill_mib, args.scale_repeats, args.scale_minutes) <= 0:
+        parser.error("--scale-fill-mib, --scale-repeats and --scale-minutes must be above 0")
+    if not 2000 <= args.scale_listing_objects <= SCALE_MAX_LISTING:
+        parser.error(f"--scale-listing-objects: from 2000 to {SCALE_MAX_LISTING}")
     args.peer_size_mib = args.peer_size_mib or args.size_mib
     return args
 
@@ -157,7 +189,7 @@ class Bench:
     def start(self) -> None:
         self.database = DatabaseProcess(self.workdir / "db", self.logs / "dev-db.log")
         start_all([self.database])
-        if {"large", "small", "load", "baselines"} & set(self.args.only):
+        if {"large", "small", "load", "baselines", "scale"} & set(self.args.only):
             self.cluster = BenchCluster(self.database.uri, self.prefix, self.logs)
             self.cluster.start()
             request(self.cluster.url, "PUT", f"/{BUCKET}", {}, (200,))
@@ -290,6 +322,24 @@ class Bench:
                 except BenchError as error:  # a peer's failure is reported, not fatal
                     self.failures[target.name] = f"failed in run {run}: {error}"
                     print(f"  {target.name} failed: {error}", file=sys.stderr)
+        if self.wants("scale") and run == args.runs:
+            figures.update(self.scale())
+        return figures
+
+    def scale(self) -> dict[str, float]:
+        """The scale section, last: it leaves the cluster full."""
+        args = self.args
+        settings = ScaleSettings(
+            steps_gib=args.scale_steps_gib,
+            fill_size=args.scale_fill_mib << 20,
+            repeats=args.scale_repeats,
+            listing_objects=args.scale_listing_objects,
+            seconds=args.scale_minutes * 60,
+        )
+        print(f"  scale: steps {args.scale_steps_gib} GiB", file=sys.stderr)
+        figures, failure = scale_section(self.cluster, self.database.uri, settings, self.workdir)
+        if failure is not None:
+            self.failures["scale"] = failure
         return figures
 
     def floor(self, sizes: list[int], run: int) -> dict[str, float]:
@@ -324,7 +374,10 @@ class Bench:
         with PeakRss({"node": node.process.pid}) as rss:
             up = timed("one node upload", upload, node.url, path, token, self.source)
             down = timed("one node download", download, node.url, path, token, size, self.sha256)
-        request(node.url, "DELETE", path, token, (200, 204))
+        try:
+            request(node.url, "DELETE", path, token, (200, 204))
+        except TimeoutError:  # the node goes on deleting; the next run writes another id
+            self.failures["one node DELETE"] = f"{path} not deleted within the socket timeout"
         return {
             "large s3lite one node upload MB/s": mb(size) / up,
             "large s3lite one node download MB/s": mb(size) / down,

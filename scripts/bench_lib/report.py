@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bench_lib.mixed import PROBLEM_KINDS
+from bench_lib.scale import FIGURE_SECONDS, figure_names, step_label
 
 LARGE_ROWS = (
     ("s3lite gateway", "s3lite, through the gateway (six nodes)"),
@@ -138,6 +139,74 @@ def load_table(figures: dict[str, float]) -> str | None:
     return f"{text}\n\n{number(figures[names[0]])} MB/s moved; {problems}"
 
 
+def with_spread(figures: dict[str, float], name: str) -> str:
+    """A scale figure's median over its repetitions, and their lowest and highest."""
+    if name not in figures:
+        return ""
+
+    def short(value: float) -> str:
+        return number(value, 2 if value < 10 else 1)
+
+    low, high = figures.get(f"{name} min"), figures.get(f"{name} max")
+    if low is None or high is None or low == high:
+        return short(figures[name])
+    return f"{short(figures[name])} ({short(low)}-{short(high)})"
+
+
+def scale_table(figures: dict[str, float], settings: dict) -> str | None:
+    listing = settings["scale_listing_objects"]
+    names = figure_names(listing)
+    steps = [
+        gib
+        for gib in settings["scale_steps_gib"]
+        if f"scale {step_label(gib)} nodes hold GiB" in figures
+    ]
+    if not steps:
+        return None
+    header = ["data stored (nodes report)"]
+    header += [f"{name} {unit}" for name, unit, _ in names]
+    header.append(f"fill MB/s ({settings['scale_fill_mib']} MiB PUTs)")
+    header.append("load average")
+    rows = []
+    for gib in steps:
+        step = f"scale {step_label(gib)}"
+        held = figures[f"{step} nodes hold GiB"]
+        row = [f"{step_label(gib)} ({held:.2f} GiB)"]
+        row += [with_spread(figures, f"{step} {name} {unit}") for name, unit, _ in names]
+        row.append(number(figures.get(f"{step} fill MB/s")))
+        row.append(number(figures.get(f"{step} load average")))
+        rows.append(row)
+    if len(steps) >= 2:
+        ratios = [figures.get(f"scale {name} last/first") for name, _, _ in names]
+        row = [f"last / first ({step_label(steps[-1])} / {step_label(steps[0])})"]
+        row += [f"{ratio:.2f}" if ratio is not None else "" for ratio in ratios]
+        rows.append([*row, "", ""])
+    counts = {
+        f"{step_label(gib)} {name}": figures.get(f"scale {step_label(gib)} {name} repetitions")
+        for gib in steps
+        for name, _, _ in names
+    }
+    cut = "; ".join(
+        f"{what}: {count:.0f}"
+        for what, count in counts.items()
+        if count is not None and count < settings["scale_repeats"]
+    )
+    cut = f"; fewer where they passed {FIGURE_SECONDS:g} s: {cut}" if cut else ""
+    inserted = figures.get("scale listing records inserted straight into the metadata")
+    seconds = figures.get("scale listing records insert s")
+    note = (
+        f"Medians of {settings['scale_repeats']} repetitions (lowest-highest{cut}), each"
+        " on objects written just before it, the newest. The listing bucket's"
+        f" {number(inserted, 0)} zero-byte objects are records inserted straight into the"
+        f" gateway's metadata database (in {number(seconds)} s), not PUT through the gateway;"
+        " the page is ListObjectsV2, max-keys=1000, start-after a key in the middle."
+        " Load average: the 1-minute figure at the start and end of the step's measuring,"
+        " averaged; on a shared machine it moves the figures as much as the fill can."
+        " Goal: every last / first ratio at most 1.3."
+    )
+    return f"{table(header, rows)}\n\n{note}"
+
+
 def print_report(figures, about, settings, versions, failures, runs) -> None:
     """Medians in ``figures``; with several ``runs``, large-object rows also show their range."""
     count = len(runs)
@@ -150,10 +219,12 @@ def print_report(figures, about, settings, versions, failures, runs) -> None:
         f"Mixed load ({settings['load_clients']} clients, {settings['load_seconds']:g} s,"
         f" 0 to {settings['load_max_mib']} MiB)"
     )
+    scale = f"Scale (six nodes, filled with {settings['scale_fill_mib']} MiB objects)"
     sections = [
         (large, large_table(figures, runs)),
         (small, small_table(figures)),
         (load, load_table(figures)),
+        (scale, scale_table(figures, settings)),
     ]
     for title, text in sections:
         if text is not None:
