@@ -233,7 +233,9 @@ class Metadata:
         await self.require_bucket(bucket)
         while not builder.done:
             lower, inclusive = builder.lower_bound
-            ids = id_prefix_range(bucket)
+            # One bound each way (the key's id is within the bucket's span): FerretDB answers
+            # a range from its index only when each side has one bound.
+            ids = {"$lt": id_prefix_range(bucket)["$lt"]}
             ids["$gte" if inclusive else "$gt"] = object_id(bucket, lower)
             if builder.upper_bound is not None:
                 ids["$lt"] = object_id(bucket, builder.upper_bound)
