@@ -45,6 +45,8 @@ from s3lite.s3.listing import ListEntry, ListPage, PageBuilder
 LISTING_BATCH = 1000
 DEFERRAL_BATCH = 600  # deferred deletions recorded by one insert: a DeleteObjects's 100 keys
 DUPLICATE_KEY = 11000
+# Present once the records of earlier versions have been rewritten (``upgrade_records``).
+RECORD_FORMAT = {"_id": "records", "version": 2}
 LISTING_FIELDS = {"key": 1, "size": 1, "etag": 1, "last_modified": 1}
 
 
@@ -67,6 +69,7 @@ class Metadata:
         self.deferred_deletions = database["deferred_part_deletions"]
         self.multipart_uploads = database["multipart_uploads"]
         self.uploaded_parts = database["multipart_parts"]
+        self.record_format = database["record_format"]
 
     async def ensure_indexes(self) -> None:
         await self.intents.create_index("touched")
@@ -78,7 +81,10 @@ class Metadata:
         with a ``part_id`` and had no kind; earlier deferred deletions were keyed by shard id
         alone, and earlier multipart uploads by their UploadId alone. Each record is rewritten
         by single-document writes (a new one first, then the old one goes), so an interrupted
-        upgrade is finished by the next start."""
+        upgrade is finished by the next start. Once it has finished, a marker says so, and later
+        starts do not read the collections again (on FerretDB each such read is a full scan)."""
+        if await self.record_format.find_one({"_id": RECORD_FORMAT["_id"]}) is not None:
+            return
         async for document in self.intents.find({"kind": {"$exists": False}}):
             shards = [
                 {**shard, "shard_id": shard["part_id"]} for shard in document.get("parts", [])
@@ -113,6 +119,9 @@ class Metadata:
             except DuplicateKeyError:
                 pass  # rewritten by a start that stopped before the old one went
             await self.deferred_deletions.delete_one({"_id": document["_id"]})
+        await self.record_format.replace_one(
+            {"_id": RECORD_FORMAT["_id"]}, RECORD_FORMAT, upsert=True
+        )
 
     # Buckets
 
