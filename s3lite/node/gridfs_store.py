@@ -31,6 +31,7 @@ import hashlib
 import itertools
 from collections import deque
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from bson import Binary
 from pymongo import ASCENDING, IndexModel
@@ -254,10 +255,11 @@ class GridFSReader(ShardReader):
             return
         first, last = start // self.chunk_size, (end - 1) // self.chunk_size
         n = first
-        async for data in self.chunks(first, last):
-            offset = n * self.chunk_size
-            yield data[max(start - offset, 0) : end - offset]
-            n += 1
+        async with aclosing(self.chunks(first, last)) as chunks:  # its lookups end with us
+            async for data in chunks:
+                offset = n * self.chunk_size
+                yield data[max(start - offset, 0) : end - offset]
+                n += 1
 
     async def chunks(self, first: int, last: int) -> AsyncIterator[bytes]:
         """Chunks ``first..last`` in order, with up to ``READ_AHEAD`` lookups in flight while
@@ -279,6 +281,6 @@ class GridFSReader(ShardReader):
                 look_up_ahead()
                 yield data
         finally:
-            for lookup in pending:
-                lookup.cancel()
+            # Waited for, not cancelled: PyMongo 4.20 leaks the socket of a connection whose
+            # creation is cancelled (PYTHON-5867), and at most READ_AHEAD chunks are in flight.
             await asyncio.gather(*pending, return_exceptions=True)
