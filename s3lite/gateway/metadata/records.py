@@ -151,6 +151,15 @@ class ObjectPart:
             key=lambda shard: shard.index,
         )
 
+    @property
+    def parity_shards(self) -> list[ShardRecord]:
+        """Reed-Solomon parity of the data shards, indexes 6.., each as long as data shard 0
+        (shorter data shards count as padded with zeros); ``offset`` is 0."""
+        return sorted(
+            (shard for shard in self.shards if shard.role is ShardRole.PARITY),
+            key=lambda shard: shard.index,
+        )
+
     def to_document(self) -> dict:
         return {
             "number": self.number,
