@@ -8,6 +8,7 @@ from s3lite.gateway.api import cluster, s3_routes
 from s3lite.gateway.api.request_log import log_request
 from s3lite.gateway.api.s3_base import S3HeaderCase
 from s3lite.gateway.cluster.registry import NodeRegistry
+from s3lite.gateway.data.erasure import ParityCode
 from s3lite.gateway.data.multipart import MultipartUploads
 from s3lite.gateway.data.node_client import NodeClient
 from s3lite.gateway.data.node_http import NodeConnections
@@ -44,7 +45,12 @@ async def run(config: GatewayConfig) -> None:
         nodes = NodeClient(http, config.cluster_token)
         remover = ShardRemover(metadata, registry, nodes, config.delete_delay_seconds)
         objects = Objects(
-            metadata, registry, nodes, remover, touch_seconds=config.gc_grace_seconds / 4
+            metadata,
+            registry,
+            nodes,
+            remover,
+            ParityCode.of(config.parity_shards),
+            touch_seconds=config.gc_grace_seconds / 4,
         )
         multipart = MultipartUploads(metadata, remover)
         services = GatewayServices(
