@@ -59,8 +59,12 @@ def chunk_count(size: int, chunk_size: int) -> int:
 
 
 def stored_shard(files_document: dict) -> StoredShard:
+    uploaded = files_document.get("uploadDate")
     return StoredShard(
-        files_document["_id"], files_document["length"], files_document.get("sha256", "")
+        files_document["_id"],
+        files_document["length"],
+        files_document.get("sha256", ""),
+        uploaded.replace(tzinfo=datetime.UTC).timestamp() if uploaded else None,
     )
 
 
@@ -159,7 +163,8 @@ class GridFSShardStore(ShardStore):
 
     async def list(self, after: str | None, limit: int) -> list[StoredShard]:
         query = {"_id": {"$gt": after}} if after else {}
-        cursor = self.files.find(query, {"length": 1, "sha256": 1}).sort("_id", 1).limit(limit)
+        fields = {"length": 1, "sha256": 1, "uploadDate": 1}
+        cursor = self.files.find(query, fields).sort("_id", 1).limit(limit)
         return [stored_shard(document) async for document in cursor]
 
 

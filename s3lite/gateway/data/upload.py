@@ -86,7 +86,7 @@ class OutgoingShard:
     sender: PartSender | None = None
 
     def planned(self) -> PlannedShard:
-        return PlannedShard(self.span.index, self.node_id, self.shard_id, self.span.size)
+        return PlannedShard(self.span.index, self.node_id, self.shard_id, self.span.size, self.role)
 
     @property
     def role(self) -> ShardRole:
