@@ -1,4 +1,4 @@
-"""The ``s3lite`` command: ``s3lite gateway`` and ``s3lite node``.
+"""The ``s3lite`` command: ``s3lite gateway`` and ``s3lite node``, and maintenance.
 
 Each subcommand reads its settings once, then runs its server until SIGTERM or SIGINT. A bad
 setting or an unreachable database ends it with one line on stderr and a non-zero exit code.
@@ -22,7 +22,14 @@ COMMANDS = {
         settings.GatewayConfig,
         "check every part of every object on its node; exit 1 if any is missing or damaged",
     ),
+    "rebalance": (
+        settings.GatewayConfig,
+        "show how far the nodes' fill is from even and, with --run, even it out once",
+    ),
 }
+
+# Options of a maintenance subcommand that are not settings, handed to its ``run``.
+OPTIONS_OF = {"scrub": ("deep",), "rebalance": ("run_round", "as_json")}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="also read every part's bytes and check their SHA-256 (slow)",
             )
+        if role == "rebalance":
+            subparser.add_argument(
+                "--run", dest="run_round", action="store_true", help="run one round now"
+            )
+            subparser.add_argument(
+                "--json", dest="as_json", action="store_true", help="print JSON, for scripts"
+            )
     return parser
 
 
@@ -46,6 +60,8 @@ def runner(role: str):
         from s3lite.gateway.app import run
     elif role == "node":
         from s3lite.node.app import run
+    elif role == "rebalance":
+        from s3lite.gateway.maintenance.rebalance_command import run
     else:
         from s3lite.gateway.maintenance.scrub import run
     return run
@@ -54,7 +70,7 @@ def runner(role: str):
 def main(argv: list[str] | None = None) -> None:
     args = vars(build_parser().parse_args(argv))
     role = args.pop("role")
-    options = {"deep": args.pop("deep")} if role == "scrub" else {}
+    options = {name: args.pop(name) for name in OPTIONS_OF.get(role, ())}
     config_class = COMMANDS[role][0]
     try:
         config = settings.load(config_class, args, os.environ)
@@ -67,6 +83,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"s3lite {role}: setting --mongo-uri: {error}")
     except CannotListen as error:
         sys.exit(f"s3lite {role}: {error}")
-    if role != "scrub":
+    if role not in OPTIONS_OF:
         logging.getLogger("s3lite").info("%s stopped", role)
     sys.exit(exit_code or 0)

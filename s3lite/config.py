@@ -64,6 +64,18 @@ class GatewayConfig:
     body_timeout_seconds: float = option(
         60.0, "a request whose body sends nothing for this long is dropped, its upload undone"
     )
+    rebalance: bool = option(
+        True, "move stored shards onto emptier nodes in the background (on/off)"
+    )
+    rebalance_target_spread: float = option(
+        0.02, "the rebalancer stops once (max - min) / mean of the nodes' fill is at most this"
+    )
+    rebalance_bytes_per_second: int = option(
+        8 * 1024 * 1024, "most bytes a second the rebalancer copies between nodes"
+    )
+    rebalance_interval_seconds: float = option(
+        600.0, "how often the rebalancer looks at the nodes' fill (and soon after a join)"
+    )
 
 
 @dataclass(frozen=True)
@@ -123,7 +135,16 @@ def read_file_section(path: str, section: str) -> dict[str, str]:
     return {key.replace("-", "_"): value for key, value in parser.items(section)}
 
 
+SWITCHES = {"on": True, "true": True, "yes": True, "1": True}
+SWITCHES |= {"off": False, "false": False, "no": False, "0": False}
+
+
 def convert(name: str, raw: Any, kind: type) -> Any:
+    if kind is bool:
+        try:
+            return SWITCHES[str(raw).strip().lower()]
+        except KeyError:
+            raise ConfigError(f"setting {flag(name)}: {raw!r} is not on or off") from None
     if kind is int:
         try:
             return int(str(raw).replace("_", ""))
@@ -212,7 +233,11 @@ def validate_gateway(config: GatewayConfig) -> None:
         )
     if config.delete_delay_seconds < 0:
         raise ConfigError("setting --delete-delay-seconds: must not be negative")
+    if not 0 < config.rebalance_target_spread < 1:
+        raise ConfigError("setting --rebalance-target-spread: must be between 0 and 1")
     for name in (
+        "rebalance_bytes_per_second",
+        "rebalance_interval_seconds",
         "retry_deletes_seconds",
         "gc_grace_seconds",
         "gc_interval_seconds",

@@ -15,8 +15,10 @@ from s3lite.gateway.data.node_http import NodeConnections
 from s3lite.gateway.data.objects import Objects
 from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.maintenance.collector import OrphanCollector
+from s3lite.gateway.maintenance.rebalancer import make_rebalancer
 from s3lite.gateway.metadata.store import Metadata
 from s3lite.gateway.services import GatewayServices
+from s3lite.inflight import RequestsInFlight
 from s3lite.server import serve_until_stopped
 from s3lite.tasks import BackgroundTasks, every
 
@@ -53,8 +55,9 @@ async def run(config: GatewayConfig) -> None:
             touch_seconds=config.gc_grace_seconds / 4,
         )
         multipart = MultipartUploads(metadata, remover)
+        rebalancer = make_rebalancer(config, database, metadata, registry, nodes, remover)
         services = GatewayServices(
-            config, metadata, registry, nodes, remover, objects, multipart, tasks
+            config, metadata, registry, nodes, remover, objects, multipart, tasks, rebalancer
         )
         await metadata.ensure_indexes()
         await metadata.upgrade_records()
@@ -70,11 +73,17 @@ async def run(config: GatewayConfig) -> None:
             every(config.gc_interval_seconds, collector.collect, "collecting abandoned uploads"),
             "abandoned upload collector",
         )
+        app = make_app(services)
+        requests = RequestsInFlight(app)
+        rebalancer.pace.follow(requests)
+        if config.rebalance:
+            tasks.spawn(rebalancer.run_forever(config.rebalance_interval_seconds), "rebalancer")
         await serve_until_stopped(
-            make_app(services),
+            app,
             config.host,
             config.port,
             body_silence_seconds=config.body_timeout_seconds,
+            requests=requests,
             max_body_size=SMALL_BODY_LIMIT,
             idle_connection_timeout=config.idle_timeout_seconds,
         )

@@ -91,6 +91,13 @@ class ObjectShardsHandler(ClusterHandler):
         )
 
 
+class RebalanceHandler(ClusterHandler):
+    """How far the rebalancer of this gateway has come, and the spread of the nodes' fill."""
+
+    async def get(self):
+        self.write_json(await self.services.rebalancer.status())
+
+
 def routes(services: GatewayServices) -> list:
     dependencies = {"cluster_token": services.config.cluster_token, "services": services}
     return [
@@ -99,4 +106,5 @@ def routes(services: GatewayServices) -> list:
         (r"/_cluster/nodes/([A-Za-z0-9_-]+)", NodeHandler, dependencies),
         (r"/_cluster/nodes/([A-Za-z0-9_-]+)/heartbeat", HeartbeatHandler, dependencies),
         (r"/_cluster/objects/([^/]+)/(.+)", ObjectShardsHandler, dependencies),
+        (r"/_cluster/rebalance", RebalanceHandler, dependencies),
     ]

@@ -337,6 +337,48 @@ class Metadata:
             return set()
         return {shard.shard_id for shard in record.shards}
 
+    async def shard_places(self, bucket: str, key: str) -> set[tuple[str, str]]:
+        """(node id, shard id) of every shard the object at ``key`` holds now, whatever wrote it."""
+        document = await self.objects.find_one({"_id": object_id(bucket, key)})
+        if document is None:
+            return set()
+        return {
+            (shard.node_id, shard.shard_id) for shard in ObjectRecord.from_document(document).shards
+        }
+
+    async def switch_shard(
+        self, record: ObjectRecord, part_number: int, old: ShardRecord, new: ShardRecord
+    ) -> bool:
+        """Point the object at ``new`` in place of ``old``, in one update of its record; False,
+        and nothing changed, if the object was overwritten or deleted since ``record`` was read,
+        if ``old`` is no longer in its place (another relocation took it), or if another shard
+        of the part is on ``new``'s node by now (shards of a part stay on distinct nodes).
+
+        Positions, not a whole new list: two relocations of different shards of one object then
+        both land, and neither undoes the other."""
+        part_at = next(i for i, part in enumerate(record.parts) if part.number == part_number)
+        shards = record.parts[part_at].shards
+        shard_at = next(
+            j
+            for j, shard in enumerate(shards)
+            if (shard.node_id, shard.shard_id) == (old.node_id, old.shard_id)
+        )
+        prefix = f"parts.{part_at}"
+        guard = {
+            "_id": object_id(record.bucket, record.key),
+            "write_id": record.write_id,
+            f"{prefix}.number": part_number,
+            f"{prefix}.shards.{shard_at}.shard_id": old.shard_id,
+            f"{prefix}.shards.{shard_at}.node_id": old.node_id,
+        }
+        for other in range(len(shards)):
+            if other != shard_at:
+                guard[f"{prefix}.shards.{other}.node_id"] = {"$ne": new.node_id}
+        updated = await self.objects.update_one(
+            guard, {"$set": {f"{prefix}.shards.{shard_at}": new.to_document()}}
+        )
+        return updated.matched_count == 1
+
     async def object_write_id(self, bucket: str, key: str) -> str | None:
         document = await self.objects.find_one({"_id": object_id(bucket, key)})
         return ObjectRecord.from_document(document).write_id if document else None
