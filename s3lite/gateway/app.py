@@ -16,6 +16,7 @@ from s3lite.gateway.data.objects import Objects
 from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.maintenance.collector import OrphanCollector
 from s3lite.gateway.maintenance.rebalancer import make_rebalancer
+from s3lite.gateway.maintenance.repair import make_repairer
 from s3lite.gateway.metadata.store import Metadata
 from s3lite.gateway.services import GatewayServices
 from s3lite.inflight import RequestsInFlight
@@ -56,8 +57,18 @@ async def run(config: GatewayConfig) -> None:
         )
         multipart = MultipartUploads(metadata, remover)
         rebalancer = make_rebalancer(config, database, metadata, registry, nodes, remover)
+        repairer = make_repairer(config, database, metadata, registry, nodes, remover)
         services = GatewayServices(
-            config, metadata, registry, nodes, remover, objects, multipart, tasks, rebalancer
+            config,
+            metadata,
+            registry,
+            nodes,
+            remover,
+            objects,
+            multipart,
+            tasks,
+            rebalancer,
+            repairer,
         )
         await metadata.ensure_indexes()
         await metadata.upgrade_records()
@@ -76,6 +87,8 @@ async def run(config: GatewayConfig) -> None:
         app = make_app(services)
         requests = RequestsInFlight(app)
         rebalancer.pace.follow(requests)
+        if config.repair_interval_seconds:
+            tasks.spawn(repairer.run_forever(config.repair_interval_seconds), "repairer")
         if config.rebalance:
             tasks.spawn(rebalancer.run_forever(config.rebalance_interval_seconds), "rebalancer")
         await serve_until_stopped(

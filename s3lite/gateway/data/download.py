@@ -8,6 +8,7 @@ read is a clean 503. A node that fails mid-read is taken over from the byte it s
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -36,9 +37,16 @@ class Piece:
 
 class ObjectReader:
     def __init__(
-        self, record: ObjectRecord, start: int, end: int, registry: NodeRegistry, nodes: NodeClient
+        self,
+        record: ObjectRecord,
+        start: int,
+        end: int,
+        registry: NodeRegistry,
+        nodes: NodeClient,
+        report: Callable[[str, str, str], Awaitable[None]],
     ):
         self.record = record
+        self.report = report  # (node id, shard id, why): for the repairer to check the shard
         self.reads = ShardReads(registry, nodes, f"{record.bucket}/{record.key}")
         # Every data shard of every part, with the span of the object it holds.
         shards = [(part, shard) for part in record.parts for shard in part.data_shards]
@@ -82,7 +90,16 @@ class ObjectReader:
         return bytes(received)
 
     async def stream(self, sink: Sink) -> None:
-        """Send the wanted bytes in order; a whole shard read is also checked by its SHA-256."""
+        """Send the wanted bytes in order; a whole shard read is also checked by its SHA-256.
+        What could not be read is reported at the end, for the repairer."""
+        try:
+            await self.stream_pieces(sink)
+        finally:
+            for shard in self.record.shards:
+                if shard.shard_id in self.reads.bad:
+                    await self.report(shard.node_id, shard.shard_id, self.reads.bad[shard.shard_id])
+
+    async def stream_pieces(self, sink: Sink) -> None:
         if self.prefetched is not None:
             for data in self.prefetched:
                 if data:

@@ -39,7 +39,9 @@ class Objects:
         )
 
     def reader(self, record: ObjectRecord, start: int, end: int) -> ObjectReader:
-        return ObjectReader(record, start, end, self.registry, self.nodes)
+        return ObjectReader(
+            record, start, end, self.registry, self.nodes, self.metadata.report_suspect
+        )
 
     async def copy(
         self, source: ObjectRecord, target: ObjectInfo, span: tuple[int, int] | None = None

@@ -63,6 +63,7 @@ class ShardRelocator:
         shard: ShardRecord,
         target_node_id: str,
         source: AsyncIterable[bytes],
+        keep_apart: bool = True,
     ) -> ShardRecord | None:
         """Store ``source`` (exactly the bytes of ``shard``, of part ``part_number`` of the
         object as ``record`` has it) on ``target_node_id`` and make the object use that copy.
@@ -102,7 +103,7 @@ class ShardRelocator:
             raise
         if not await self.metadata.claim_intent(write_id, IntentState.COMMITTING):
             return None  # idle too long: a collector took it over and deletes the copy
-        switched = await self.metadata.switch_shard(record, part_number, shard, copy)
+        switched = await self.metadata.switch_shard(record, part_number, shard, copy, keep_apart)
         if switched:
             await self.remover.retire([shard])
         else:

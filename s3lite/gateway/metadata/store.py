@@ -347,12 +347,18 @@ class Metadata:
         }
 
     async def switch_shard(
-        self, record: ObjectRecord, part_number: int, old: ShardRecord, new: ShardRecord
+        self,
+        record: ObjectRecord,
+        part_number: int,
+        old: ShardRecord,
+        new: ShardRecord,
+        keep_apart: bool = True,
     ) -> bool:
         """Point the object at ``new`` in place of ``old``, in one update of its record; False,
         and nothing changed, if the object was overwritten or deleted since ``record`` was read,
         if ``old`` is no longer in its place (another relocation took it), or if another shard
-        of the part is on ``new``'s node by now (shards of a part stay on distinct nodes).
+        of the part is on ``new``'s node by now (shards of a part stay on distinct nodes;
+        ``keep_apart=False`` lets a repair on fewer nodes than shards double up).
 
         Positions, not a whole new list: two relocations of different shards of one object then
         both land, and neither undoes the other."""
@@ -371,7 +377,7 @@ class Metadata:
             f"{prefix}.shards.{shard_at}.shard_id": old.shard_id,
             f"{prefix}.shards.{shard_at}.node_id": old.node_id,
         }
-        for other in range(len(shards)):
+        for other in range(len(shards) if keep_apart else 0):
             if other != shard_at:
                 guard[f"{prefix}.shards.{other}.node_id"] = {"$ne": new.node_id}
         updated = await self.objects.update_one(
