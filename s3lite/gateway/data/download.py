@@ -8,6 +8,8 @@ read is a clean 503. A node that fails mid-read is taken over from the byte it s
 """
 
 import asyncio
+import os
+import tempfile
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -23,6 +25,13 @@ from s3lite.gateway.metadata.records import ObjectPart, ObjectRecord, ShardRecor
 # shard, is rebuilt or becomes a clean error instead of a response cut short. Larger reads
 # stream.
 PREFETCH_BYTES = 1024 * 1024
+SPOOL_READ_BYTES = 256 * 1024
+
+
+def clip(window: bytes, offset: int, piece: "Piece") -> bytes:
+    """The bytes of a shard's window starting at ``offset`` that the piece wants."""
+    first, last = max(offset, piece.start), min(offset + len(window), piece.end)
+    return window[first - offset : last - offset] if first < last else b""
 
 
 @dataclass(frozen=True)
@@ -105,9 +114,16 @@ class ObjectReader:
                 if data:
                     await sink(data)
             return
-        for piece in self.pieces:
+        done: set[int] = set()  # pieces sent along with a rebuilt one
+        for n, piece in enumerate(self.pieces):
+            if n in done:
+                continue
             if piece.shard.shard_id in self.reads.bad:
-                await self.rebuild(piece, piece.start, sink)
+                later = [
+                    m for m in range(n + 1, len(self.pieces)) if self.pieces[m].part is piece.part
+                ]
+                await self.stream_rebuilt(piece, [self.pieces[m] for m in later], sink)
+                done.update(later)
                 continue
             delivered = 0
 
@@ -123,6 +139,33 @@ class ObjectReader:
                     raise  # sent whole, then found damaged: too late to take back
                 self.reads.mark_bad(piece.shard, error)
                 await self.rebuild(piece, piece.start + delivered, sink)
+
+    async def stream_rebuilt(self, first: Piece, later: list[Piece], sink: Sink) -> None:
+        """A part's pieces from one whose shard is bad on: one pass over the part's stripes
+        decodes every data shard at once. The first piece goes out as it is decoded; the later
+        ones are kept in a temporary file and sent from it, so that no shard is read twice
+        however many of the part's shards are lost."""
+        self.rebuilt_pieces += 1
+        rebuilder = ShardRebuilder(self.reads, first.part)
+        start = 0 if later else first.start
+        end = max(piece.end for piece in [first, *later])
+        places, size = [], 0
+        for piece in later:
+            places.append(size)
+            size += piece.end - piece.start
+        loop = asyncio.get_running_loop()
+        with tempfile.TemporaryFile(prefix="s3lite-rebuilt-") as spool:
+            async with aclosing(rebuilder.stripes(start, end)) as stripes:
+                async for offset, stripe in stripes:
+                    if data := clip(stripe[first.shard.index], offset, first):
+                        await sink(data)
+                    for piece, place in zip(later, places, strict=True):
+                        if data := clip(stripe[piece.shard.index], offset, piece):
+                            at = place + max(offset, piece.start) - piece.start
+                            await loop.run_in_executor(None, os.pwrite, spool.fileno(), data, at)
+            for at in range(0, size, SPOOL_READ_BYTES):
+                length = min(SPOOL_READ_BYTES, size - at)
+                await sink(await loop.run_in_executor(None, os.pread, spool.fileno(), length, at))
 
     async def rebuild(self, piece: Piece, start: int, sink: Sink) -> None:
         """Send bytes [start, piece.end) of the piece's shard, decoded from other shards."""

@@ -9,6 +9,7 @@ parity shard is wanted. A source that fails is marked bad, and another takes its
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 
 from s3lite.errors import NodeUnavailable, NoSuchPart, PartCorrupted
 from s3lite.gateway.cluster.registry import NodeRegistry
@@ -113,8 +114,9 @@ class ShardRebuilder:
             )
         return usable[:DATA_SHARDS]
 
-    async def window(self, wanted: ShardRecord, start: int, end: int) -> bytes:
-        """Bytes [start, end) of shard ``wanted``, from the same window of six others."""
+    async def stripe(self, start: int, end: int, wanted: ShardRecord | None = None) -> list[bytes]:
+        """The six data shards' windows [start, end), each padded to the window's length,
+        decoded from six shards other than ``wanted``."""
         while True:
             sources = self.sources(wanted)
             results = await asyncio.gather(
@@ -134,27 +136,49 @@ class ShardRebuilder:
                 break
         available = {source.index: data for source, data in zip(sources, results, strict=True)}
         loop = asyncio.get_running_loop()
-        data = await loop.run_in_executor(None, self.code.decode, available, end - start)
+        return await loop.run_in_executor(None, self.code.decode, available, end - start)
+
+    async def window(self, wanted: ShardRecord, start: int, end: int) -> bytes:
+        """Bytes [start, end) of shard ``wanted``, from the same window of six others."""
+        data = await self.stripe(start, end, wanted)
         if wanted.role is ShardRole.PARITY:
+            loop = asyncio.get_running_loop()
             parity = await loop.run_in_executor(None, self.code.encode, data)
             return parity[wanted.index - DATA_SHARDS][: end - start]
         return data[wanted.index][: end - start]
 
-    async def windows(self, wanted: ShardRecord, start: int, end: int) -> AsyncIterator[bytes]:
-        """Bytes [start, end) of shard ``wanted``, window after window, the next one fetched
+    async def stripes(
+        self, start: int, end: int, wanted: ShardRecord | None = None
+    ) -> AsyncIterator[tuple[int, list[bytes]]]:
+        """``(offset, stripe)`` for the windows of [start, end), in order, the next one fetched
         while the caller handles the one before."""
+        async with aclosing(
+            self.ahead(start, end, lambda a, b: self.stripe(a, b, wanted))
+        ) as items:
+            async for item in items:
+                yield item
+
+    async def windows(self, wanted: ShardRecord, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes [start, end) of shard ``wanted``, window after window."""
+        async with aclosing(
+            self.ahead(start, end, lambda a, b: self.window(wanted, a, b))
+        ) as items:
+            async for _, data in items:
+                yield data
+
+    async def ahead(self, start: int, end: int, fetch) -> AsyncIterator[tuple[int, object]]:
         bounds = [
             (offset, min(offset + WINDOW_BYTES, end)) for offset in range(start, end, WINDOW_BYTES)
         ]
         upcoming: asyncio.Future | None = None
         try:
             for n, window in enumerate(bounds):
-                current = upcoming or asyncio.ensure_future(self.window(wanted, *window))
+                current = upcoming or asyncio.ensure_future(fetch(*window))
                 upcoming = None
                 data = await current
                 if n + 1 < len(bounds):
-                    upcoming = asyncio.ensure_future(self.window(wanted, *bounds[n + 1]))
-                yield data
+                    upcoming = asyncio.ensure_future(fetch(*bounds[n + 1]))
+                yield window[0], data
         finally:
             if upcoming is not None:  # waited for, not cancelled: it holds node connections
                 await asyncio.gather(upcoming, return_exceptions=True)
