@@ -62,6 +62,28 @@ def large_table(figures: dict[str, float], runs: list[dict[str, float]]) -> str 
     return table(["large object", "PUT MB/s", "GET MB/s", "peak RSS MB"], rows)
 
 
+PARITY_ROWS = (
+    ("the code, encoding (6 data x 1 MiB, one core)", "parity code encode MB/s", "data MB/s"),
+    ("the code, decoding two lost data shards", "parity code decode MB/s", "data MB/s"),
+    ("PUT, --parity-shards 0", "parity P=0 upload MB/s", "MB/s"),
+    ("PUT, --parity-shards 2", "parity P=2 upload MB/s", "MB/s"),
+    ("GET, written with P = 0", "parity P=0 download MB/s", "MB/s"),
+    ("GET, P = 2, all nodes up", "parity P=2 download MB/s", "MB/s"),
+    ("GET, P = 2, one node down", "parity P=2 download, 1 node(s) down MB/s", "MB/s"),
+    ("GET, P = 2, two nodes down", "parity P=2 download, 2 node(s) down MB/s", "MB/s"),
+    ("gateway peak RSS throughout", "parity gateway peak RSS MB", "MB"),
+)
+
+
+def parity_table(figures: dict[str, float], runs: list[dict[str, float]]) -> str | None:
+    rows = [
+        [label, with_range(name, figures, runs), unit]
+        for label, name, unit in PARITY_ROWS
+        if name in figures
+    ]
+    return table(["parity (eight nodes)", "median", "unit"], rows) if rows else None
+
+
 def small_table(figures: dict[str, float]) -> str | None:
     cells = []  # (size, op, clients) in order of appearance
     targets = []
@@ -224,6 +246,7 @@ def print_report(figures, about, settings, versions, failures, runs) -> None:
         (large, large_table(figures, runs)),
         (small, small_table(figures)),
         (load, load_table(figures)),
+        (f"Parity ({settings['size_mib']} MiB objects)", parity_table(figures, runs)),
         (scale, scale_table(figures, settings)),
     ]
     for title, text in sections:
