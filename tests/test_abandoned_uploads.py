@@ -54,7 +54,7 @@ def test_a_killed_gateways_upload_leaves_no_chunk_of_parity_streamed_beside_the_
     # the last one and the parity shards have chunks (inserted four at a time) under way.
     client = start_upload_and_stall(cluster, "doomed", 48 * MIB, 46 * MIB)
     wait_until(lambda: len(cluster.stored_part_ids()) >= 5, 30, "five data shards stored")
-    wait_until(lambda: stored_chunks(cluster) > 5 * 8 + 4, 30, "parity chunks under way")
+    wait_until(lambda: stored_chunks(cluster) > 5 * 8 + 4, 60, "parity chunks under way")
     cluster.gateway.kill()
     client.close()
 

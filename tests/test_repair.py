@@ -241,6 +241,14 @@ def test_a_repair_killed_mid_copy_loses_nothing_and_leaves_no_orphan_past_the_gr
     copy_id = copy["shards"][0]["shard_id"]
     assert copy_id not in cluster.stored_part_ids()
 
-    assert repair(cluster, "--deep")["detail"]["rebuilt"] == 1
+    # The dead repair's lease runs out, then a round does the job.
+    # (with the gateway's grace, as it would read it from the same settings)
+    report = wait_until(
+        lambda: (report := repair(cluster, "--deep", "--gc-grace-seconds", "2"))["ran"] and report,
+        40,
+        "a repair round",
+    )
+    assert report["detail"]["rebuilt"] == 1
+    assert shards_of(cluster, "crash", "k")[1]["shard_id"] != damaged["shard_id"]
     assert s3.get_object(Bucket="crash", Key="k")["Body"].read() == body
     assert command(cluster, "scrub", "--deep").returncode == 0

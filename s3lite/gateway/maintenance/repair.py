@@ -51,7 +51,7 @@ from s3lite.progress import Progress
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 60.0
+LEASE_SECONDS = 20.0  # a holder that dies delays the next round this long at most
 
 
 @dataclass
