@@ -17,6 +17,7 @@ from s3lite.gateway.data.node_client import PartSender
 from s3lite.gateway.data.splitting import DATA_SHARDS, Span
 
 ENCODE_BYTES = 256 * 1024  # of the last data shard per encoding round
+SPOOL_BYTES = 1024 * 1024  # of the other data shards per write to the temporary file
 
 
 class ParityWriter:
@@ -27,6 +28,8 @@ class ParityWriter:
         self.file = tempfile.TemporaryFile(prefix="s3lite-parity-")
         self.pending = bytearray()  # of the last data shard, not yet encoded
         self.encoded = 0  # offset in the last data shard up to which parity was sent
+        self.unspooled = bytearray()  # of another data shard, not yet in the file
+        self.unspooled_at = 0  # the file offset those bytes go to
 
     async def in_thread(self, function, *args):
         return await asyncio.get_running_loop().run_in_executor(None, function, *args)
@@ -35,7 +38,14 @@ class ParityWriter:
         """Data shard ``index``'s bytes at ``offset`` within it; ``senders`` are the parity
         shards', open once the last data shard has begun."""
         if index < DATA_SHARDS - 1:
-            await self.in_thread(os.pwrite, self.file.fileno(), data, index * self.length + offset)
+            if not self.unspooled:
+                self.unspooled_at = index * self.length + offset
+            self.unspooled += data
+            if len(self.unspooled) >= SPOOL_BYTES or offset + len(data) == self.spans[index].size:
+                await self.in_thread(
+                    os.pwrite, self.file.fileno(), self.unspooled, self.unspooled_at
+                )
+                self.unspooled = bytearray()
             return
         self.pending += data
         if len(self.pending) >= ENCODE_BYTES or offset + len(data) == self.length:
