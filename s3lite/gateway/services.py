@@ -9,6 +9,7 @@ from s3lite.gateway.data.node_client import NodeClient
 from s3lite.gateway.data.objects import Objects
 from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.metadata.store import Metadata
+from s3lite.gateway.metrics import GatewayMetrics
 from s3lite.tasks import BackgroundTasks
 
 
@@ -22,6 +23,7 @@ class GatewayServices:
     objects: Objects
     multipart: MultipartUploads
     tasks: BackgroundTasks
+    metrics: GatewayMetrics
 
     @property
     def credentials(self) -> dict[str, str]:
