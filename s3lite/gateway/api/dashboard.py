@@ -59,7 +59,18 @@ class SessionHandler(JsonHandler):
         self.set_status(204)
 
 
+class UnknownClusterPathHandler(JsonHandler):
+    """A cluster path no route serves answers a JSON 404, not an S3 error about the bucket name
+    "_cluster": the page tells a job this gateway does not run (yet) by it. Which paths exist
+    is no secret, so no token is asked for."""
+
+    def prepare(self):
+        raise HTTPError(404, reason=f"no cluster endpoint {self.request.path}")
+
+
 def routes(services: GatewayServices) -> list:
+    """After the cluster API's own routes (``cluster.routes``), which take precedence."""
+    token = {"cluster_token": services.config.cluster_token}
     return [
         (
             r"/_cluster/dashboard/?()",
@@ -67,5 +78,6 @@ def routes(services: GatewayServices) -> list:
             {"path": STATIC_DIR, "default_filename": "index.html"},
         ),
         (r"/_cluster/dashboard/(.+)", DashboardFileHandler, {"path": STATIC_DIR}),
-        (r"/_cluster/session", SessionHandler, {"cluster_token": services.config.cluster_token}),
+        (r"/_cluster/session", SessionHandler, token),
+        (r"/_cluster/.*", UnknownClusterPathHandler, token),
     ]

@@ -33,12 +33,15 @@ function ago(isoTime) {
   return `${Math.round(seconds / 3600)} h ago`;
 }
 
-function setFill(bar, fraction) {
+// A bar of a stated limit turns orange when nearly full; a bar that only compares nodes never.
+function setFill(bar, fraction, ofLimit) {
   const fill = $(".fill", bar);
   const clamped = Math.min(Math.max(fraction, 0), 1);
   fill.style.width = `${(clamped * 100).toFixed(1)}%`;
-  fill.classList.toggle("high", clamped > 0.9);
+  fill.classList.toggle("high", ofLimit && clamped > 0.9);
 }
+
+const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
 
 class Unauthorized extends Error {}
 
@@ -66,12 +69,14 @@ function drawNodes(nodes) {
       const bar = element("div", "bar");
       bar.append(element("div", "fill"));
       const limited = node.capacity_bytes > 0;
-      setFill(bar, node.bytes_stored / (limited ? node.capacity_bytes : fullest));
-      const capacity = limited ? ` of ${formatBytes(node.capacity_bytes)}` : " (no stated limit)";
+      setFill(bar, node.bytes_stored / (limited ? node.capacity_bytes : fullest), limited);
+      const capacity = limited
+        ? ` of ${formatBytes(node.capacity_bytes)} (${Math.round((100 * node.bytes_stored) / node.capacity_bytes)}%)`
+        : " (no stated limit)";
       card.append(
         head,
         bar,
-        element("div", "node-bytes", `${formatBytes(node.bytes_stored)}${capacity}, ${node.parts_stored} shards`),
+        element("div", "node-bytes", `${formatBytes(node.bytes_stored)}${capacity}, ${plural(node.parts_stored, "shard")}`),
         element("div", "node-url", node.url),
         element("div", "node-seen", `last seen ${ago(node.last_seen)}`),
       );
@@ -103,7 +108,7 @@ function drawBuckets(buckets) {
   }
   $("#buckets tbody").replaceChildren(...rows);
   const objects = buckets.reduce((sum, bucket) => sum + bucket.objects, 0);
-  $("#bucket-summary").textContent = `${buckets.length} buckets, ${objects} objects`;
+  $("#bucket-summary").textContent = `${plural(buckets.length, "bucket")}, ${plural(objects, "object")}`;
 }
 
 // Repair and rebalance answer a Progress document (state, items_*, bytes_*); the rebalancer's
@@ -112,7 +117,7 @@ function drawJob(card, doc) {
   const text = $(".job-text", card);
   if (doc === null) {
     card.dataset.state = "absent";
-    setFill($(".bar", card), 0);
+    setFill($(".bar", card), 0, false);
     text.textContent = "not running";
     return;
   }
@@ -120,12 +125,12 @@ function drawJob(card, doc) {
   const done = doc.bytes_done ?? doc.bytes_moved ?? 0;
   const total = doc.bytes_total ?? (doc.bytes_to_move !== undefined ? doc.bytes_to_move + done : 0);
   card.dataset.state = running ? "running" : doc.state ?? "idle";
-  setFill($(".bar", card), total > 0 ? done / total : running ? 0 : 1);
+  setFill($(".bar", card), total > 0 ? done / total : running ? 0 : 1, false);
   const parts = [running ? "running" : doc.state ?? "idle"];
   if (total > 0) parts.push(`${formatBytes(done)} of ${formatBytes(total)}`);
   if (doc.items_total) parts.push(`${doc.items_done} of ${doc.items_total} items`);
   if (doc.bytes_per_second) parts.push(`${formatBytes(doc.bytes_per_second)}/s`);
-  if (doc.problems) parts.push(`${doc.problems} problems`);
+  if (doc.problems) parts.push(plural(doc.problems, "problem"));
   text.textContent = parts.join(", ");
 }
 
