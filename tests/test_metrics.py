@@ -51,8 +51,8 @@ def test_an_upload_counts_on_gateway_and_nodes_and_a_killed_node_shows_down(clus
         value(before, "s3lite_gateway_request_duration_seconds_count", operation="PutObject") + 1
     )
     assert value(after, "s3lite_database_command_duration_seconds_count", command="findAndModify")
-    assert value(after, "s3lite_nodes", status="up") == 6
-    assert value(after, "s3lite_nodes", status="down") == 0
+    assert value(after, "s3lite_cluster_nodes", status="up") == 6
+    assert value(after, "s3lite_cluster_nodes", status="down") == 0
     assert value(after, "s3lite_rebuilt_reads_total") == 0
 
     # The six data shards went to six nodes, which count their bytes and hold them.
@@ -76,11 +76,11 @@ def test_an_upload_counts_on_gateway_and_nodes_and_a_killed_node_shows_down(clus
     victim.kill()
     cluster.wait_for_status([victim], "down")
     down = scrape(cluster.gateway, "/_cluster/metrics")
-    assert value(down, "s3lite_nodes", status="down") == 1
-    assert value(down, "s3lite_nodes", status="up") == 5
-    assert value(down, "s3lite_node_up", node_id=victim.node_id) == 0
+    assert value(down, "s3lite_cluster_nodes", status="down") == 1
+    assert value(down, "s3lite_cluster_nodes", status="up") == 5
+    assert value(down, "s3lite_cluster_node_up", node_id=victim.node_id) == 0
     survivor = cluster.nodes[1]
-    assert value(down, "s3lite_node_up", node_id=survivor.node_id) == 1
+    assert value(down, "s3lite_cluster_node_up", node_id=survivor.node_id) == 1
 
 
 def test_metrics_need_the_cluster_token(shared_cluster):

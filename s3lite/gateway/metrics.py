@@ -55,25 +55,31 @@ class GatewayMetrics:
             registry=self.registry,
         )
         self.nodes = Gauge(
-            "s3lite_nodes", "Registered nodes, by status.", ["status"], registry=self.registry
+            "s3lite_cluster_nodes",
+            "Registered nodes, by status.",
+            ["status"],
+            registry=self.registry,
         )
         self.node_up = Gauge(
-            "s3lite_node_up", "1 while a node heartbeats.", ["node_id"], registry=self.registry
+            "s3lite_cluster_node_up",
+            "1 while a node heartbeats.",
+            ["node_id"],
+            registry=self.registry,
         )
         self.node_bytes = Gauge(
-            "s3lite_node_stored_bytes",
+            "s3lite_cluster_node_stored_bytes",
             "Bytes a node holds, as its last heartbeat said.",
             ["node_id"],
             registry=self.registry,
         )
         self.node_shards = Gauge(
-            "s3lite_node_stored_shards",
+            "s3lite_cluster_node_stored_shards",
             "Shards a node holds, as its last heartbeat said.",
             ["node_id"],
             registry=self.registry,
         )
         self.node_capacity = Gauge(
-            "s3lite_node_capacity_bytes",
+            "s3lite_cluster_node_capacity_bytes",
             "Bytes a node may hold; 0 where it states no limit.",
             ["node_id"],
             registry=self.registry,

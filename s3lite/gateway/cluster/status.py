@@ -11,6 +11,7 @@ import sys
 from datetime import datetime
 from typing import TextIO
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -49,23 +50,27 @@ def seconds_ago(iso_time: str) -> str:
 def node_table(nodes: list[dict]) -> Table:
     fullest = max((node["bytes_stored"] for node in nodes), default=0)
     table = Table(
+        box=box.SIMPLE_HEAD,
         title="Nodes",
         title_justify="left",
         caption="fill: of the stated capacity; rel: against the fullest node, where none is stated",
         caption_justify="left",
     )
-    for column in ("node", "status", "fill", "stored", "shards", "capacity", "last seen", "url"):
+    # Every column keeps its width but the URL's, which a narrow terminal cuts short.
+    widths = {"node": 17, "status": 6, "fill": 17, "stored": 9, "shards": 6, "capacity": 9}
+    widths["last seen"] = 9
+    for column, width in widths.items():
         justify = "right" if column in ("stored", "shards", "capacity") else "left"
-        overflow = "fold" if column == "url" else "ellipsis"
-        table.add_column(
-            column, justify=justify, no_wrap=column in ("node", "fill"), overflow=overflow
-        )
+        table.add_column(column, justify=justify, no_wrap=True, min_width=width)
+    table.add_column("url", no_wrap=True, overflow="ellipsis")
     for node in nodes:
         up = node["status"] == "up"
         table.add_row(
             node["node_id"],
             "[green]up[/]" if up else "[red]down[/]",
-            fill_bar(fill_fraction(node, fullest), of_capacity=bool(node["capacity_bytes"])),
+            fill_bar(
+                fill_fraction(node, fullest), of_capacity=bool(node["capacity_bytes"]), width=12
+            ),
             format_bytes(node["bytes_stored"]),
             str(node["parts_stored"]),
             format_bytes(node["capacity_bytes"]) if node["capacity_bytes"] else "no limit",

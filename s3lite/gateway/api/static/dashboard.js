@@ -173,9 +173,10 @@ function drawTraffic(traffic) {
     { name: "in", value: (s) => perSecond(s.bytes_in), label: (s) => `in ${formatBytes(perSecond(s.bytes_in))}/s` },
     { name: "out", value: (s) => perSecond(s.bytes_out), label: (s) => `out ${formatBytes(perSecond(s.bytes_out))}/s` },
   ]);
-  const last = slots[slots.length - 1];
-  $("#rate-now").textContent = `now ${perSecond(last.requests).toFixed(1)}/s`;
-  $("#throughput-now").textContent = `now ${formatBytes(perSecond(last.bytes_in))}/s in, ${formatBytes(perSecond(last.bytes_out))}/s out`;
+  // The newest slot is still filling: the figures beside the titles are of the one before it.
+  const last = slots[slots.length - 2] ?? slots[slots.length - 1];
+  $("#rate-now").textContent = `(last ${seconds} s: ${perSecond(last.requests).toFixed(1)}/s)`;
+  $("#throughput-now").textContent = `(last ${seconds} s: ${formatBytes(perSecond(last.bytes_in))}/s in, ${formatBytes(perSecond(last.bytes_out))}/s out)`;
 }
 
 let timer = null;

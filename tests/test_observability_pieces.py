@@ -1,0 +1,71 @@
+"""The pieces behind the dashboard and the CLI, without servers: the traffic ring, the fill
+bars and the job progress bar that repair and rebalance reuse."""
+
+import io
+
+from rich.console import Console
+
+from s3lite.console import JobBar, fill_bar, format_bytes
+from s3lite.gateway.traffic import TrafficHistory
+from s3lite.progress import Progress
+
+
+def test_traffic_is_summed_per_slot_and_quiet_slots_read_as_zero():
+    traffic = TrafficHistory(slot_seconds=10, slots=4)
+    traffic.record(1000.0, 100, 5)
+    traffic.record(1009.9, 50, 0)
+    traffic.record(1025.0, 0, 7)
+    assert traffic.recent(1031.0) == [
+        {"start": 1000, "requests": 2, "bytes_in": 150, "bytes_out": 5},
+        {"start": 1010, "requests": 0, "bytes_in": 0, "bytes_out": 0},
+        {"start": 1020, "requests": 1, "bytes_in": 0, "bytes_out": 7},
+        {"start": 1030, "requests": 0, "bytes_in": 0, "bytes_out": 0},
+    ]
+    traffic.record(1045.0, 1, 1)
+    later = traffic.recent(1045.0)
+    assert [(slot["start"], slot["requests"]) for slot in later] == [
+        (1010, 0),
+        (1020, 1),
+        (1030, 0),
+        (1040, 1),
+    ]
+
+
+def test_the_window_forgets_slots_older_than_it_keeps():
+    traffic = TrafficHistory(slot_seconds=10, slots=3)
+    for at in (0.0, 10.0, 20.0, 30.0):
+        traffic.record(at, 1, 0)
+    window = traffic.recent(30.0)
+    assert [slot["start"] for slot in window] == [10, 20, 30]
+    assert [slot["requests"] for slot in window] == [1, 1, 1]
+    assert len(traffic.slots) == 3
+
+
+def test_fill_bars_say_a_percentage_only_of_a_stated_capacity():
+    assert fill_bar(0.5, of_capacity=True, width=10).plain == "█████░░░░░  50%"
+    assert fill_bar(1.7, of_capacity=True, width=4).plain == "████ 100%"
+    assert fill_bar(0.25, of_capacity=False, width=4).plain == "█░░░  rel"
+    assert [format_bytes(n) for n in (0, 1023, 1536, 5 * 1024**3)] == [
+        "0 B",
+        "1023 B",
+        "1.5 KiB",
+        "5.0 GiB",
+    ]
+
+
+def test_a_job_bar_draws_a_progress_on_a_terminal_and_nothing_elsewhere():
+    progress = Progress("repair")
+    progress.start(items_total=10, bytes_total=4096)
+    progress.advance(items=3, nbytes=3072)
+
+    terminal = io.StringIO()
+    with JobBar("repair", Console(file=terminal, force_terminal=True, width=100)) as bar:
+        bar.show(progress)
+    assert "repair" in terminal.getvalue()
+    assert "3/10" in terminal.getvalue()
+    assert "3.0 KiB" in terminal.getvalue()
+
+    pipe = io.StringIO()
+    with JobBar("repair", Console(file=pipe, force_terminal=False)) as bar:
+        bar.show(progress)
+    assert pipe.getvalue() == ""
