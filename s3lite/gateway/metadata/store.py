@@ -265,16 +265,19 @@ class Metadata:
         return updated.matched_count == 1
 
     async def delete_object(
-        self, bucket: str, key: str, check_bucket: bool = True
+        self, bucket: str, key: str, check_bucket: bool = True, count_usage: bool = True
     ) -> ObjectRecord | None:
         """Delete the object at ``key``; answer it, or None if there was none (NoSuchBucket if
-        the bucket is gone, unless ``check_bucket`` is False: a batch checked it once)."""
+        the bucket is gone, unless ``check_bucket`` is False: a batch checked it once). A batch
+        also subtracts its objects from the bucket's totals once (``count_usage`` False), not
+        in a write per key to the one document every deletion of the bucket changes."""
         document = await self.objects.find_one_and_delete({"_id": object_id(bucket, key)})
         if document is None:
             if check_bucket:
                 await self.require_bucket(bucket)
             return None
-        await self.add_bucket_usage(bucket, -1, -document["size"])
+        if count_usage:
+            await self.add_bucket_usage(bucket, -1, -document["size"])
         return ObjectRecord.from_document(document)
 
     async def all_objects(self) -> AsyncIterator[ObjectRecord]:
