@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TIB = 1024**4
+MAX_PARITY_SHARDS = 6  # as many as data shards: beyond, replicas cost less
 
 
 class ConfigError(Exception):
@@ -35,6 +36,15 @@ class GatewayConfig:
     access_key: str = option(None, "S3 access key; with --secret-key, requests must be signed")
     secret_key: str = option(None, "S3 secret key")
     max_object_size: int = option(5 * TIB, "largest object a single PUT may store, in bytes")
+    parity_shards: int = option(
+        2, "Reed-Solomon parity shards per part; with 6 + this many nodes, any this many may fail"
+    )
+    repair_after_seconds: float = option(
+        900.0, "a node down this long has its shards rebuilt on other nodes"
+    )
+    repair_interval_seconds: float = option(
+        300.0, "how often the repairer looks for shards to rebuild (0: never by itself)"
+    )
     down_after_missed_heartbeats: int = option(3, "heartbeats a node may miss before it is down")
     retry_deletes_seconds: float = option(10.0, "how often deferred part deletions are retried")
     delete_delay_seconds: float = option(
@@ -53,6 +63,18 @@ class GatewayConfig:
     )
     body_timeout_seconds: float = option(
         60.0, "a request whose body sends nothing for this long is dropped, its upload undone"
+    )
+    rebalance: bool = option(
+        True, "move stored shards onto emptier nodes in the background (on/off)"
+    )
+    rebalance_target_spread: float = option(
+        0.02, "the rebalancer stops once (max - min) / mean of the nodes' fill is at most this"
+    )
+    rebalance_bytes_per_second: int = option(
+        8 * 1024 * 1024, "most bytes a second the rebalancer copies between nodes"
+    )
+    rebalance_interval_seconds: float = option(
+        600.0, "how often the rebalancer looks at the nodes' fill (and soon after a join)"
     )
 
 
@@ -113,7 +135,16 @@ def read_file_section(path: str, section: str) -> dict[str, str]:
     return {key.replace("-", "_"): value for key, value in parser.items(section)}
 
 
+SWITCHES = {"on": True, "true": True, "yes": True, "1": True}
+SWITCHES |= {"off": False, "false": False, "no": False, "0": False}
+
+
 def convert(name: str, raw: Any, kind: type) -> Any:
+    if kind is bool:
+        try:
+            return SWITCHES[str(raw).strip().lower()]
+        except KeyError:
+            raise ConfigError(f"setting {flag(name)}: {raw!r} is not on or off") from None
     if kind is int:
         try:
             return int(str(raw).replace("_", ""))
@@ -194,9 +225,19 @@ def validate_gateway(config: GatewayConfig) -> None:
         raise ConfigError("setting --max-object-size: must not be negative")
     if config.down_after_missed_heartbeats < 1:
         raise ConfigError("setting --down-after-missed-heartbeats: must be at least 1")
+    if not 0 <= config.parity_shards <= MAX_PARITY_SHARDS:
+        raise ConfigError(f"setting --parity-shards: must be between 0 and {MAX_PARITY_SHARDS}")
+    if config.repair_after_seconds < 0 or config.repair_interval_seconds < 0:
+        raise ConfigError(
+            "settings --repair-after-seconds and --repair-interval-seconds: must not be negative"
+        )
     if config.delete_delay_seconds < 0:
         raise ConfigError("setting --delete-delay-seconds: must not be negative")
+    if not 0 < config.rebalance_target_spread < 1:
+        raise ConfigError("setting --rebalance-target-spread: must be between 0 and 1")
     for name in (
+        "rebalance_bytes_per_second",
+        "rebalance_interval_seconds",
         "retry_deletes_seconds",
         "gc_grace_seconds",
         "gc_interval_seconds",

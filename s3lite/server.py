@@ -40,15 +40,18 @@ async def serve_until_stopped(
     host: str,
     port: int,
     body_silence_seconds: float | None = None,
+    requests: RequestsInFlight | None = None,
     **server_options,
 ) -> None:
     """Listen, wait for a stop signal, then stop accepting and let requests in flight finish
     (for at most ``DRAIN_SECONDS``).
 
     ``server_options`` go to Tornado's ``HTTPServer``; ``body_silence_seconds``, when given,
-    drops a client whose request body stops arriving for that long (``BodySilenceLimit``).
+    drops a client whose request body stops arriving for that long (``BodySilenceLimit``);
+    ``requests``, when given, is the count of ``app``'s requests in flight to serve through,
+    for work that yields to them.
     """
-    requests = RequestsInFlight(app)
+    requests = requests or RequestsInFlight(app)
     delegate = (
         requests
         if body_silence_seconds is None

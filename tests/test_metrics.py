@@ -55,7 +55,9 @@ def test_an_upload_counts_on_gateway_and_nodes_and_a_killed_node_shows_down(clus
     assert value(after, "s3lite_cluster_nodes", status="down") == 0
     assert value(after, "s3lite_rebuilt_reads_total") == 0
 
-    # The six data shards went to six nodes, which count their bytes and hold them.
+    # The shards, data and parity, went to the nodes, which count their bytes and hold them.
+    layout = cluster.api("GET", "/_cluster/objects/counted/one").json()
+    shards = layout["parts"] + layout["parity"]
     nodes_after = [scrape(node, "/_node/metrics") for node in cluster.nodes]
     shard_puts = "PUT ShardHandler"
     received = sum(
@@ -63,24 +65,32 @@ def test_an_upload_counts_on_gateway_and_nodes_and_a_killed_node_shows_down(clus
         - value(b, "s3lite_node_received_bytes_total", operation=shard_puts)
         for a, b in zip(nodes_after, nodes_before, strict=True)
     )
-    assert received == len(body)
-    assert sum(value(a, "s3lite_node_stored_bytes") for a in nodes_after) == len(body)
-    assert sum(value(a, "s3lite_node_stored_shards") for a in nodes_after) == 6
+    assert received == sum(shard["size"] for shard in shards)
+    assert sum(value(a, "s3lite_node_stored_bytes") for a in nodes_after) == received
+    assert sum(value(a, "s3lite_node_stored_shards") for a in nodes_after) == len(shards)
     assert all(
         value(a, "s3lite_database_command_duration_seconds_count", command="insert")
         for a in nodes_after
         if value(a, "s3lite_node_stored_shards")
     )
 
-    victim = cluster.nodes[0]
+    # The node of the object's first data shard dies: a read rebuilds that shard from parity.
+    first = layout["parts"][0]
+    victim = next(node for node in cluster.nodes if node.node_id == first["node_id"])
     victim.kill()
     cluster.wait_for_status([victim], "down")
     down = scrape(cluster.gateway, "/_cluster/metrics")
     assert value(down, "s3lite_cluster_nodes", status="down") == 1
     assert value(down, "s3lite_cluster_nodes", status="up") == 5
     assert value(down, "s3lite_cluster_node_up", node_id=victim.node_id) == 0
-    survivor = cluster.nodes[1]
+    survivor = next(node for node in cluster.nodes if node is not victim)
     assert value(down, "s3lite_cluster_node_up", node_id=survivor.node_id) == 1
+    for job in ("repair", "rebalance"):
+        assert ("s3lite_maintenance_running", frozenset({"job": job}.items())) in down
+
+    assert s3.get_object(Bucket="counted", Key="one")["Body"].read() == body
+    rebuilt = scrape(cluster.gateway, "/_cluster/metrics")
+    assert value(rebuilt, "s3lite_rebuilt_reads_total") == 1
 
 
 def test_metrics_need_the_cluster_token(shared_cluster):

@@ -8,6 +8,8 @@ from s3lite.gateway.data.multipart import MultipartUploads
 from s3lite.gateway.data.node_client import NodeClient
 from s3lite.gateway.data.objects import Objects
 from s3lite.gateway.data.removal import ShardRemover
+from s3lite.gateway.maintenance.rebalancer import Rebalancer
+from s3lite.gateway.maintenance.repair import Repairer
 from s3lite.gateway.metadata.store import Metadata
 from s3lite.gateway.metrics import GatewayMetrics
 from s3lite.tasks import BackgroundTasks
@@ -23,6 +25,8 @@ class GatewayServices:
     objects: Objects
     multipart: MultipartUploads
     tasks: BackgroundTasks
+    rebalancer: Rebalancer
+    repairer: Repairer
     metrics: GatewayMetrics
 
     @property

@@ -128,6 +128,26 @@ class ObjectShardsHandler(ClusterHandler):
         )
 
 
+class RebalanceHandler(ClusterHandler):
+    """How far the rebalancer of this gateway has come, and the spread of the nodes' fill."""
+
+    async def get(self):
+        self.write_json(await self.services.rebalancer.status())
+
+
+class RepairHandler(ClusterHandler):
+    """How far this gateway's last or current repair round has come, and what it found."""
+
+    async def get(self):
+        progress = self.services.repairer.progress
+        self.write_json(
+            {
+                "lease_holder": await self.services.repairer.lease.current_holder(),
+                "progress": progress.to_document(),
+            }
+        )
+
+
 def routes(services: GatewayServices) -> list:
     dependencies = {"cluster_token": services.config.cluster_token, "services": services}
     return [
@@ -139,4 +159,6 @@ def routes(services: GatewayServices) -> list:
         (r"/_cluster/nodes/([A-Za-z0-9_-]+)", NodeHandler, dependencies),
         (r"/_cluster/nodes/([A-Za-z0-9_-]+)/heartbeat", HeartbeatHandler, dependencies),
         (r"/_cluster/objects/([^/]+)/(.+)", ObjectShardsHandler, dependencies),
+        (r"/_cluster/rebalance", RebalanceHandler, dependencies),
+        (r"/_cluster/repair", RepairHandler, dependencies),
     ]

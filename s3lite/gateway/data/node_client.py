@@ -6,9 +6,11 @@ awaitable sink, which Tornado waits for before reading more from the node.
 """
 
 import asyncio
+import contextlib
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from tornado.queues import Queue, QueueFull
@@ -17,6 +19,7 @@ from s3lite.errors import NodeUnavailable, NoSuchPart, PartCorrupted
 from s3lite.gateway.data.node_http import NodeConnections, NodeResponse, SinkFailed
 
 CHUNKS_IN_FLIGHT = 8  # per part being sent; with 64 KiB chunks about half a MiB
+READ_END = object()
 CONNECT_SECONDS = 5.0
 # For a stat or a delete. Part transfers have no total time limit, since a part of a large object
 # may stream for long: their slowness is bounded elsewhere (the client's idle timeout, the
@@ -59,6 +62,37 @@ class NodeClient:
         except OSError as error:
             raise NodeUnavailable(f"node {node_id} cannot serve part {part_id}: {error}") from None
         return PartInfo(int(response.headers["X-Part-Size"]), response.headers["X-Part-Sha256"])
+
+    async def check(self, node_id: str, node_url: str, part_id: str) -> str | None:
+        """Have the node read a whole shard and check it; answer what is wrong, or None."""
+        try:
+            response = await self.http.request(
+                "GET",
+                f"{self.part_url(node_url, part_id)}/check",
+                self.auth,
+                connect_seconds=CONNECT_SECONDS,
+            )
+        except OSError as error:
+            raise NodeUnavailable(f"node {node_id} cannot check part {part_id}: {error}") from None
+        if response.code == 404:
+            raise NoSuchPart(f"node {node_id} has no part {part_id}")
+        if response.code != 200:
+            refusal = NodeRefused(response)
+            raise NodeUnavailable(f"node {node_id} cannot check part {part_id}: {refusal}")
+        return json.loads(response.body)["problem"]
+
+    async def list_shards(
+        self, node_id: str, node_url: str, after: str | None
+    ) -> tuple[list[dict], str | None]:
+        """A page of the shards a node holds (``part_id``, ``size``, ``sha256``, ``stored``),
+        and the id to ask after for the next one (None at the end)."""
+        query = "?limit=1000" + (f"&after={urllib.parse.quote(after)}" if after else "")
+        try:
+            response = await self.small_request("GET", f"{node_url}/_node/parts{query}")
+        except OSError as error:
+            raise NodeUnavailable(f"node {node_id} cannot list its parts: {error}") from None
+        page = json.loads(response.body)
+        return page["parts"], page["next_after"]
 
     async def delete(self, node_url: str, part_id: str) -> None:
         """Delete a part; raises when the node cannot be reached or refuses."""
@@ -119,6 +153,33 @@ class NodeClient:
                 f"node {node_id} sent {received} of {end - start} bytes of part {part_id}"
             )
         return digest.hexdigest()
+
+    async def chunks(
+        self, node_id: str, node_url: str, part_id: str, part_size: int
+    ) -> AsyncIterator[bytes]:
+        """A whole part as an async iterator of chunks, for code that pulls bytes (a shard
+        copied to another node) rather than has them pushed (``read``); at most
+        ``CHUNKS_IN_FLIGHT`` chunks are read ahead."""
+        queue: asyncio.Queue = asyncio.Queue(maxsize=CHUNKS_IN_FLIGHT)
+
+        async def produce() -> None:
+            try:
+                await self.read(node_id, node_url, part_id, part_size, 0, part_size, queue.put)
+            except Exception as error:  # noqa: BLE001 - handed to the consumer, who raises it
+                await queue.put(error)
+            else:
+                await queue.put(READ_END)
+
+        reading = asyncio.ensure_future(produce())
+        try:
+            while (item := await queue.get()) is not READ_END:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reading
 
 
 class UploadAborted(Exception):

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from s3lite.clock import now
 from s3lite.gateway.data.removal import ShardRemover
-from s3lite.gateway.metadata.records import IntentFate, MultipartState
+from s3lite.gateway.metadata.records import Intent, IntentFate, IntentKind, MultipartState
 from s3lite.gateway.metadata.store import Metadata
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,10 @@ class OrphanCollector:
             intent = await self.metadata.claim_abandoned_intent(now() - self.grace)
             if intent is None:
                 break
+            if intent.kind is IntentKind.RELOCATION:
+                await self.settle_relocation(intent)
+                collected += 1
+                continue
             # Judged by what the database points at, never by the state the intent was left in:
             # a collector that died half-way leaves COLLECTING on a committed write too.
             fate = await self.metadata.intent_fate(intent)
@@ -91,3 +95,20 @@ class OrphanCollector:
             await self.metadata.drop_intent(intent.write_id)
             collected += 1
         return collected
+
+    async def settle_relocation(self, intent: Intent) -> None:
+        """Keep exactly what the object at the key points at now: a copy it does not hold is
+        deleted, and a replaced shard it no longer holds is retired (after the delete delay,
+        for readers of the record before the switch). Deleting a shard twice harms nothing, so
+        shards an overwrite or deletion retired already may be retired again."""
+        held = await self.metadata.shard_places(intent.bucket, intent.key)
+
+        def unheld(shards):
+            return [s.as_record() for s in shards if (s.node_id, s.shard_id) not in held]
+
+        await self.remover.remove(unheld(intent.shards))
+        await self.remover.retire(unheld(intent.replaced))
+        await self.metadata.drop_intent(intent.write_id)
+        log.info(
+            "settled abandoned relocation %s of %s/%s", intent.write_id, intent.bucket, intent.key
+        )

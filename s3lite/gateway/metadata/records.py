@@ -35,6 +35,9 @@ class IntentKind(StrEnum):
 
     OBJECT = "object"  # a PUT or a copy: the object at the key owns the shards once committed
     MULTIPART_PART = "multipart-part"  # an UploadPart: the upload's part record owns them
+    # A copy of one stored shard on another node (a move or a rebuild): the object owns the
+    # copy once its record points at it, and then the shard it replaced is retired.
+    RELOCATION = "relocation"
 
 
 class IntentState(StrEnum):
@@ -424,6 +427,7 @@ class Intent:
     multipart_part: tuple[str, int] | None = None  # (UploadId, part number) of an UploadPart
     started: datetime = field(default_factory=now)
     touched: datetime | None = None
+    replaced: list[PlannedShard] = field(default_factory=list)  # what a relocation's copy replaces
 
     def to_document(self) -> dict:
         return {
@@ -436,6 +440,7 @@ class Intent:
             "multipart_part": list(self.multipart_part) if self.multipart_part else None,
             "started": self.started,
             "touched": self.touched or self.started,
+            "replaced": [shard.to_document() for shard in self.replaced],
         }
 
     @classmethod
@@ -451,6 +456,7 @@ class Intent:
             multipart_part=(multipart_part[0], multipart_part[1]) if multipart_part else None,
             started=document["started"],
             touched=document["touched"],
+            replaced=[PlannedShard.from_document(shard) for shard in document.get("replaced", [])],
         )
 
 

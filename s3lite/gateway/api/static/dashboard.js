@@ -111,26 +111,29 @@ function drawBuckets(buckets) {
   $("#bucket-summary").textContent = `${plural(buckets.length, "bucket")}, ${plural(objects, "object")}`;
 }
 
-// Repair and rebalance answer a Progress document (state, items_*, bytes_*); the rebalancer's
-// contract also names running, bytes_to_move and bytes_moved. Either shape is drawn.
-function drawJob(card, doc) {
+// /_cluster/repair and /_cluster/rebalance answer their round's Progress document (state,
+// items_*, bytes_*) under "progress", beside what only that job says (the rebalancer's spread).
+function drawJob(card, answer) {
   const text = $(".job-text", card);
-  if (doc === null) {
+  if (answer === null) {
     card.dataset.state = "absent";
     setFill($(".bar", card), 0, false);
     text.textContent = "not running";
     return;
   }
-  const running = doc.running ?? doc.state === "running";
-  const done = doc.bytes_done ?? doc.bytes_moved ?? 0;
-  const total = doc.bytes_total ?? (doc.bytes_to_move !== undefined ? doc.bytes_to_move + done : 0);
-  card.dataset.state = running ? "running" : doc.state ?? "idle";
-  setFill($(".bar", card), total > 0 ? done / total : running ? 0 : 1, false);
-  const parts = [running ? "running" : doc.state ?? "idle"];
+  const doc = answer.progress ?? answer;
+  const running = doc.state === "running";
+  const done = doc.bytes_done ?? 0;
+  const total = doc.bytes_total ?? 0;
+  const items = doc.items_total ? doc.items_done / doc.items_total : null;
+  card.dataset.state = doc.state ?? "idle";
+  setFill($(".bar", card), items ?? (total > 0 ? done / total : running ? 0 : 1), false);
+  const parts = [doc.state ?? "idle"];
   if (total > 0) parts.push(`${formatBytes(done)} of ${formatBytes(total)}`);
   if (doc.items_total) parts.push(`${doc.items_done} of ${doc.items_total} items`);
   if (doc.bytes_per_second) parts.push(`${formatBytes(doc.bytes_per_second)}/s`);
   if (doc.problems) parts.push(plural(doc.problems, "problem"));
+  if (answer.spread !== undefined) parts.push(`spread ${(100 * answer.spread).toFixed(1)}%`);
   text.textContent = parts.join(", ");
 }
 

@@ -1,0 +1,251 @@
+"""Moving stored shards from the fullest nodes to the emptiest, so that nodes which join take
+their share of what is already stored, not only of what comes next.
+
+A round holds the database lease (one gateway at a time), counts the bytes each node that is
+up holds from the object records, plans with ``BalancePlan``, then walks the objects and moves
+the shards the plan picks, one at a time, with ``ShardRelocator`` (safe at every step) and the
+bytes read from the shard's node, paced by ``Pace``. It walks again until the spread is within
+the target or a walk moved nothing. Rounds start on a timer, and soon after a node registers
+with this gateway; between rounds only the nodes' counts are read, never the records, unless
+those counts say the cluster is out of balance.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from s3lite.config import GatewayConfig
+from s3lite.gateway.cluster.registry import NodeRegistry
+from s3lite.gateway.data.node_client import NodeClient
+from s3lite.gateway.data.removal import ShardRemover
+from s3lite.gateway.maintenance.balance import BalancePlan, Move, NodeShare
+from s3lite.gateway.maintenance.lease import Lease, new_holder_name
+from s3lite.gateway.maintenance.pacing import Pace
+from s3lite.gateway.maintenance.relocation import ShardRelocator
+from s3lite.gateway.metadata.records import ObjectPart, ObjectRecord, ShardRecord
+from s3lite.gateway.metadata.store import Metadata
+from s3lite.progress import JobState, Progress
+
+log = logging.getLogger(__name__)
+
+JOIN_SETTLE_SECONDS = 2.0  # nodes joining together make one round, not one each
+CHECK_SECONDS = 1.0  # how often the loop looks for a join
+LEASE_SECONDS = 30.0  # a holder that dies delays the next rebalance this long at most
+
+
+class SourceFailed(Exception):
+    """Reading the shard from its node failed, as opposed to writing its copy."""
+
+
+class Rebalancer:
+    def __init__(
+        self,
+        metadata: Metadata,
+        registry: NodeRegistry,
+        nodes: NodeClient,
+        relocator: ShardRelocator,
+        lease: Lease,
+        pace: Pace,
+        target_spread: float,
+    ):
+        self.metadata = metadata
+        self.registry = registry
+        self.nodes = nodes
+        self.relocator = relocator
+        self.lease = lease
+        self.pace = pace
+        self.target_spread = target_spread
+        self.progress = Progress(job="rebalance")
+        self.lease_renewed = 0.0
+
+    # What it would do
+
+    async def node_shares(self, from_records: bool) -> list[NodeShare]:
+        """The nodes that are up, with the bytes each holds: counted from the object records
+        (exact, a pass over them all) or the placement counts (cheap, and ahead by whatever
+        waits for a deferred deletion)."""
+        up = await self.registry.up_node_ids()
+        described = {node["node_id"]: node for node in await self.registry.describe_all()}
+        if from_records:
+            held: dict[str, int] = defaultdict(int)
+            async for record in self.metadata.all_objects():
+                for shard in record.shards:
+                    held[shard.node_id] += shard.size
+        else:
+            held = {node_id: node["bytes_assigned"] for node_id, node in described.items()}
+        return [
+            NodeShare(node_id, held.get(node_id, 0), described[node_id]["capacity_bytes"])
+            for node_id in sorted(up)
+        ]
+
+    async def plan(self) -> BalancePlan:
+        return BalancePlan(await self.node_shares(from_records=True), self.target_spread)
+
+    async def spread(self) -> float:
+        return BalancePlan(await self.node_shares(from_records=False), self.target_spread).spread()
+
+    async def status(self) -> dict:
+        progress = self.progress
+        return {
+            "running": progress.state is JobState.RUNNING,
+            "bytes_to_move": progress.bytes_total,
+            "bytes_moved": progress.bytes_done,
+            "bytes_per_second": round(progress.bytes_per_second, 1),
+            "spread": round(await self.spread(), 6),
+            "lease_holder": await self.lease.current_holder(),
+            "progress": progress.to_document(),
+        }
+
+    # Doing it
+
+    async def run_forever(self, interval_seconds: float) -> None:
+        """A round every ``interval_seconds``, and one soon after a node registers here."""
+        last_round = time.monotonic()
+        seen_change = self.registry.nodes_changed_at
+        while True:
+            await asyncio.sleep(CHECK_SECONDS)
+            changed = self.registry.nodes_changed_at
+            joined = changed > seen_change and time.monotonic() - changed > JOIN_SETTLE_SECONDS
+            if not joined and time.monotonic() - last_round < interval_seconds:
+                continue
+            seen_change, last_round = changed, time.monotonic()
+            try:
+                await self.run_round()
+            except Exception:
+                log.exception("rebalance round failed; the next one tries again")
+
+    async def run_round(self, when_counts_say: bool = True) -> bool:
+        """One round, if this process gets the lease and (``when_counts_say``) the nodes'
+        counts say it is needed; answer whether it ran."""
+        if when_counts_say and await self.spread() <= self.target_spread:
+            return False
+        if not await self.lease.take():
+            return False
+        self.lease_renewed = time.monotonic()
+        try:
+            plan = await self.plan()
+            self.progress.start(bytes_total=plan.bytes_to_move())
+            self.progress.detail = {"spread_before": round(plan.spread(), 6)}
+            log.info(
+                "rebalance: spread %.4f over %d nodes, %d bytes to move",
+                plan.spread(),
+                len(plan.shares),
+                self.progress.bytes_total,
+            )
+            while not plan.balanced() and await self.walk(plan):
+                plan = await self.plan()
+            self.progress.detail["spread_after"] = round(plan.spread(), 6)
+            log.info(
+                "rebalance: moved %d shards, %d bytes; spread now %.4f",
+                self.progress.items_done,
+                self.progress.bytes_done,
+                plan.spread(),
+            )
+        finally:
+            self.progress.finish()
+            await self.lease.release()
+        return True
+
+    async def walk(self, plan: BalancePlan) -> int:
+        """One pass over the objects, moving what the plan picks; answer how many moved."""
+        moved = 0
+        async with contextlib.aclosing(self.metadata.all_objects()) as records:
+            async for record in records:
+                for part in record.parts:
+                    moved += await self.rebalance_part(plan, record, part)
+                if plan.balanced() or not await self.keep_lease():
+                    break
+        return moved
+
+    async def rebalance_part(
+        self, plan: BalancePlan, record: ObjectRecord, part: ObjectPart
+    ) -> int:
+        taken = {shard.node_id for shard in part.shards}  # data and parity alike
+        moved = 0
+        for shard in part.shards:
+            target = plan.target_for(shard.node_id, shard.size, taken)
+            if target is None:
+                continue
+            if await self.move(plan, record, part, shard, target):
+                taken.add(target)
+                taken.discard(shard.node_id)
+                moved += 1
+        return moved
+
+    async def move(
+        self,
+        plan: BalancePlan,
+        record: ObjectRecord,
+        part: ObjectPart,
+        shard: ShardRecord,
+        target: str,
+    ) -> bool:
+        try:
+            copy = await self.relocator.relocate(
+                record, part.number, shard, target, self.paced_bytes(shard)
+            )
+        except SourceFailed as failure:
+            log.warning(
+                "rebalance: cannot read %s from %s: %s", shard.shard_id, shard.node_id, failure
+            )
+            plan.exclude(shard.node_id)
+            self.progress.problems += 1
+            return False
+        except Exception as error:  # noqa: BLE001 - the target failed; the round goes on without it
+            log.warning("rebalance: cannot copy %s to %s: %s", shard.shard_id, target, error)
+            plan.exclude(target)
+            self.progress.problems += 1
+            return False
+        if copy is None:
+            return False  # the object changed meanwhile: the client's write won
+        plan.record(Move(shard.node_id, target, shard.size))
+        self.progress.advance(items=1, nbytes=shard.size)
+        return True
+
+    async def paced_bytes(self, shard: ShardRecord):
+        try:
+            url = await self.registry.url_of(shard.node_id)
+            source = self.nodes.chunks(shard.node_id, url, shard.shard_id, shard.size)
+            async with contextlib.aclosing(self.pace.paced(source)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+        except Exception as error:
+            raise SourceFailed(str(error)) from error
+
+    async def keep_lease(self) -> bool:
+        """Renew the lease once a third of it has passed; False if it was lost."""
+        if time.monotonic() - self.lease_renewed < self.lease.seconds / 3:
+            return True
+        self.lease_renewed = time.monotonic()
+        if await self.lease.take():
+            return True
+        log.warning("rebalance: lost the lease to %s; stopping", await self.lease.current_holder())
+        return False
+
+
+def make_rebalancer(
+    config: GatewayConfig,
+    database: AsyncDatabase,
+    metadata: Metadata,
+    registry: NodeRegistry,
+    nodes: NodeClient,
+    remover: ShardRemover,
+) -> Rebalancer:
+    """The rebalancer of a gateway, or of ``s3lite rebalance``, which shares its settings."""
+    relocator = ShardRelocator(
+        metadata, registry, nodes, remover, touch_seconds=config.gc_grace_seconds / 4
+    )
+    lease = Lease(database["leases"], "rebalance", LEASE_SECONDS, new_holder_name())
+    return Rebalancer(
+        metadata,
+        registry,
+        nodes,
+        relocator,
+        lease,
+        Pace(config.rebalance_bytes_per_second),
+        config.rebalance_target_spread,
+    )
