@@ -7,12 +7,13 @@ repair and rebalance reuse it), whether the job runs in this process or is polle
 gateway.
 """
 
-from typing import TextIO
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TextIO, TypeVar
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
@@ -24,6 +25,8 @@ from s3lite.progress import Progress
 
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 BAR_WIDTH = 20
+BAR_SECONDS = 0.2  # how often ``follow`` redraws a bar
+T = TypeVar("T")
 
 
 def format_bytes(count: float) -> str:
@@ -47,19 +50,19 @@ def fill_bar(fraction: float, of_capacity: bool, width: int = BAR_WIDTH) -> Text
 
 
 class JobBar:
-    """A terminal progress bar for one job: items done of items planned, bytes, rate, time left.
+    """A terminal progress bar for one job: how much of its round is done (items where it
+    counts them, else bytes), the bytes it moved, its rate and the time left.
 
-    Use as a context manager and call ``show`` whenever the Progress moved (or ``update`` with a
-    polled document's numbers). A total of 0 means not known yet: the bar pulses instead."""
+    Use as a context manager and call ``show`` whenever the Progress moved (``follow`` does both
+    for a round running in this process). A total of 0 means not known yet: the bar pulses."""
 
     def __init__(self, job: str, console: Console | None = None):
         self.console = console or Console(stderr=True)
         self.bar = RichProgress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
             TaskProgressColumn(),
-            TextColumn("{task.fields[moved]}"),
+            TextColumn("{task.fields[done]}"),
             TimeRemainingColumn(),
             console=self.console,
             disable=not self.console.is_terminal,
@@ -67,7 +70,7 @@ class JobBar:
             redirect_stdout=False,
             redirect_stderr=False,
         )
-        self.task = self.bar.add_task(job, total=None, moved="")
+        self.task = self.bar.add_task(job, total=None, done="")
 
     def __enter__(self) -> "JobBar":
         self.bar.start()
@@ -84,14 +87,29 @@ class JobBar:
         else:
             print(line, file=out)
 
-    def update(self, items_done: int, items_total: int, bytes_done: int, rate: float) -> None:
-        moved = format_bytes(bytes_done) + (f" at {format_bytes(rate)}/s" if rate else "")
-        self.bar.update(self.task, completed=items_done, total=items_total or None, moved=moved)
-
     def show(self, progress: Progress) -> None:
-        self.update(
-            progress.items_done,
-            max(progress.items_total, progress.items_done),
-            progress.bytes_done,
-            progress.bytes_per_second,
-        )
+        rate = f" at {format_bytes(progress.bytes_per_second)}/s" if progress.bytes_done else ""
+        if progress.items_total:
+            total = max(progress.items_total, progress.items_done)
+            done = f"{progress.items_done}/{total}, {format_bytes(progress.bytes_done)}{rate}"
+            self.bar.update(self.task, completed=progress.items_done, total=total, done=done)
+        else:
+            total = max(progress.bytes_total, progress.bytes_done)
+            done = f"{format_bytes(progress.bytes_done)} of {format_bytes(total)}{rate}"
+            self.bar.update(
+                self.task, completed=progress.bytes_done, total=total or None, done=done
+            )
+
+
+async def follow(
+    round: Awaitable[T], progress: Callable[[], Progress], job: str, console: Console | None = None
+) -> T:
+    """Run one round of a job in this process, its bar redrawn from ``progress()`` every
+    ``BAR_SECONDS`` until it ends; answer what the round answered."""
+    task = asyncio.ensure_future(round)
+    with JobBar(job, console) as bar:
+        while not task.done():
+            bar.show(progress())
+            await asyncio.wait({task}, timeout=BAR_SECONDS)
+        bar.show(progress())
+    return task.result()

@@ -1,11 +1,13 @@
 """The pieces behind the dashboard and the CLI, without servers: the traffic ring, the fill
 bars and the job progress bar that repair and rebalance reuse."""
 
+import asyncio
 import io
 
+import pytest
 from rich.console import Console
 
-from s3lite.console import JobBar, fill_bar, format_bytes
+from s3lite.console import JobBar, fill_bar, follow, format_bytes
 from s3lite.gateway.traffic import TrafficHistory
 from s3lite.progress import Progress
 
@@ -69,3 +71,32 @@ def test_a_job_bar_draws_a_progress_on_a_terminal_and_nothing_elsewhere():
     with JobBar("repair", Console(file=pipe, force_terminal=False)) as bar:
         bar.show(progress)
     assert pipe.getvalue() == ""
+
+
+def test_a_job_that_counts_only_bytes_gets_a_bar_of_bytes():
+    progress = Progress("rebalance")
+    progress.start(bytes_total=8 * 1024**2)
+    progress.advance(nbytes=2 * 1024**2)
+    terminal = io.StringIO()
+    with JobBar("rebalancing", Console(file=terminal, force_terminal=True, width=120)) as bar:
+        bar.show(progress)
+    assert "2.0 MiB of 8.0 MiB" in terminal.getvalue()
+    assert "25%" in terminal.getvalue()
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_follow_draws_a_round_to_its_end_and_answers_its_result():
+    progress = Progress("repair")
+
+    async def round_of_three() -> str:
+        progress.start(items_total=3)
+        for _ in range(3):
+            await asyncio.sleep(0.05)
+            progress.advance(items=1)
+        progress.finish()
+        return "ran"
+
+    terminal = io.StringIO()
+    console = Console(file=terminal, force_terminal=True, width=100)
+    assert await follow(round_of_three(), lambda: progress, "repairing", console) == "ran"
+    assert "3/3" in terminal.getvalue()
