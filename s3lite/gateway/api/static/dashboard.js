@@ -27,7 +27,11 @@ function formatBytes(bytes) {
 }
 
 function ago(isoTime) {
-  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(isoTime)) / 1000));
+  return agoSeconds(Date.parse(isoTime) / 1000);
+}
+
+function agoSeconds(unixTime) {
+  const seconds = Math.max(0, Math.round(Date.now() / 1000 - unixTime));
   if (seconds < 90) return `${seconds} s ago`;
   if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
   return `${Math.round(seconds / 3600)} h ago`;
@@ -127,13 +131,15 @@ function drawJob(card, answer) {
   const total = doc.bytes_total ?? 0;
   const items = doc.items_total ? doc.items_done / doc.items_total : null;
   card.dataset.state = doc.state ?? "idle";
-  setFill($(".bar", card), items ?? (total > 0 ? done / total : running ? 0 : 1), false);
+  const finished = doc.state === "done" ? 1 : 0; // nothing counted: full once a round ended
+  setFill($(".bar", card), items ?? (total > 0 ? done / total : finished), false);
   const parts = [doc.state ?? "idle"];
   if (total > 0) parts.push(`${formatBytes(done)} of ${formatBytes(total)}`);
   if (doc.items_total) parts.push(`${doc.items_done} of ${doc.items_total} items`);
   if (doc.bytes_per_second) parts.push(`${formatBytes(doc.bytes_per_second)}/s`);
   if (doc.problems) parts.push(plural(doc.problems, "problem"));
   if (answer.spread !== undefined) parts.push(`spread ${(100 * answer.spread).toFixed(1)}%`);
+  if (!running && doc.finished) parts.push(`last round ended ${agoSeconds(doc.finished)}`);
   text.textContent = parts.join(", ");
 }
 
