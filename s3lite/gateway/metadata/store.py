@@ -152,6 +152,9 @@ class Metadata:
             await self.buckets.insert_one(BucketRecord(name, now(), acl).to_document())
         except DuplicateKeyError:
             raise BucketAlreadyOwnedByYou(bucket=name) from None
+        # A deletion that raced with the last DeleteBucket of this name may have added to totals
+        # that bucket had already dropped: a new bucket starts from zero whatever it left.
+        await self.bucket_usage.replace_one({"_id": name}, {"objects": 0, "bytes": 0}, upsert=True)
 
     async def require_bucket(self, name: str) -> None:
         if await self.buckets.find_one({"_id": name}, {"_id": 1}) is None:
@@ -204,8 +207,8 @@ class Metadata:
         )
 
     async def buckets_with_usage(self) -> list[dict]:
-        """Every bucket with its object count and bytes: two reads of one small document per
-        bucket, whatever the number of objects."""
+        """Every bucket with its object count and bytes: a pass over the buckets and one over
+        their totals (a small document each), whatever the number of objects."""
         usage = {document["_id"]: document async for document in self.bucket_usage.find()}
         return [
             {
