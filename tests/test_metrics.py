@@ -87,6 +87,7 @@ def test_an_upload_counts_on_gateway_and_nodes_and_a_killed_node_shows_down(clus
     assert value(down, "s3lite_cluster_node_up", node_id=survivor.node_id) == 1
     for job in ("repair", "rebalance"):
         assert ("s3lite_maintenance_running", frozenset({"job": job}.items())) in down
+        assert ("s3lite_maintenance_moved_bytes_total", frozenset({"job": job}.items())) in down
 
     assert s3.get_object(Bucket="counted", Key="one")["Body"].read() == body
     rebuilt = scrape(cluster.gateway, "/_cluster/metrics")

@@ -1,13 +1,17 @@
-"""The pieces behind the dashboard and the CLI, without servers: the traffic ring, the fill
-bars and the job progress bar that repair and rebalance reuse."""
+"""The pieces behind the dashboard, the metrics and the CLI, without servers: the traffic ring,
+the maintenance jobs' metrics, the fill bars and the job progress bar that every job draws."""
 
 import asyncio
 import io
+from types import SimpleNamespace
 
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
 from s3lite.console import JobBar, fill_bar, follow, format_bytes
+from s3lite.gateway.metrics import GatewayMetrics
 from s3lite.gateway.traffic import TrafficHistory
 from s3lite.progress import Progress
 
@@ -100,3 +104,23 @@ async def test_follow_draws_a_round_to_its_end_and_answers_its_result():
     console = Console(file=terminal, force_terminal=True, width=100)
     assert await follow(round_of_three(), lambda: progress, "repairing", console) == "ran"
     assert "3/3" in terminal.getvalue()
+
+
+def test_the_jobs_metrics_come_from_their_progress_and_count_bytes_across_rounds():
+    repairer = SimpleNamespace(progress=Progress("repair"))
+    metrics = GatewayMetrics()
+    metrics.follow_jobs(SimpleNamespace(repairer=repairer))  # this gateway runs no rebalancer
+    for moved in (300, 50):
+        repairer.progress.start(items_total=4, bytes_total=1000)
+        repairer.progress.advance(items=1, nbytes=moved)
+    exported = {
+        (sample.name, tuple(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+        for sample in family.samples
+    }
+    repair = (("job", "repair"),)
+    assert exported[("s3lite_maintenance_moved_bytes_total", repair)] == 350
+    assert exported[("s3lite_maintenance_running", repair)] == 1
+    assert exported[("s3lite_maintenance_queue_items", repair)] == 3
+    assert exported[("s3lite_maintenance_queue_bytes", repair)] == 950
+    assert not [name for name, labels in exported if labels == (("job", "rebalance"),)]

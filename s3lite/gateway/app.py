@@ -74,6 +74,7 @@ async def run(config: GatewayConfig) -> None:
             repairer,
             metrics,
         )
+        metrics.follow_jobs(services)
         await metadata.ensure_indexes()
         await metadata.upgrade_records()
         await registry.ensure_indexes()

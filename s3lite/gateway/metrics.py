@@ -1,14 +1,17 @@
 """Every metric the gateway exports at ``/_cluster/metrics``, defined in this one module.
 
 Counters are incremented where their event happens: requests in the request log hook, database
-commands by the driver's listener, rebuilt reads by the download path, bytes moved by the
-repairer and the rebalancer (``moved``). Gauges of state kept elsewhere (nodes, the progress of
-repair and rebalance) are read when Prometheus scrapes, so they are never stale.
+commands by the driver's listener, rebuilt reads where a GetObject ends. What other code keeps
+(the nodes, the progress of repair and rebalance, their bytes moved) is read when Prometheus
+scrapes, so it is never stale and that code needs no metrics of its own.
 """
 
 import time
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from tornado.web import RequestHandler
 
 from s3lite.gateway.traffic import TrafficHistory
@@ -28,30 +31,6 @@ class GatewayMetrics:
         self.rebuilt_reads = Counter(
             "s3lite_rebuilt_reads",
             "Reads that rebuilt a missing or damaged data shard from parity.",
-            registry=self.registry,
-        )
-        self.moved_bytes = Counter(
-            "s3lite_maintenance_moved_bytes",
-            "Bytes written to nodes by maintenance work, by job (repair, rebalance).",
-            ["job"],
-            registry=self.registry,
-        )
-        self.job_running = Gauge(
-            "s3lite_maintenance_running",
-            "1 while a maintenance job's round runs.",
-            ["job"],
-            registry=self.registry,
-        )
-        self.job_queue_items = Gauge(
-            "s3lite_maintenance_queue_items",
-            "Items a maintenance job's round has still to do.",
-            ["job"],
-            registry=self.registry,
-        )
-        self.job_queue_bytes = Gauge(
-            "s3lite_maintenance_queue_bytes",
-            "Bytes a maintenance job's round has still to move.",
-            ["job"],
             registry=self.registry,
         )
         self.nodes = Gauge(
@@ -89,9 +68,6 @@ class GatewayMetrics:
         received, sent = self.requests.observe(handler)
         self.traffic.record(time.time(), received, sent)
 
-    def moved(self, job: str, nbytes: int) -> None:
-        self.moved_bytes.labels(job).inc(nbytes)
-
     def show_nodes(self, nodes: list[dict]) -> None:
         """Set the node gauges from ``NodeRegistry.describe_all``."""
         counts = {"up": 0, "down": 0}
@@ -105,19 +81,48 @@ class GatewayMetrics:
         for status, count in counts.items():
             self.nodes.labels(status).set(count)
 
-    def show_jobs(self, services: object) -> None:
-        """Set the maintenance gauges from the Progress of each job this gateway runs."""
+    def follow_jobs(self, services: object) -> None:
+        """Export the progress of the maintenance jobs ``services`` runs, from now on."""
+        self.registry.register(JobCollector(services))
+
+
+class JobCollector(Collector):
+    """The maintenance jobs' gauges and bytes counter, read off their Progress at each scrape:
+    the jobs need no metrics code of their own."""
+
+    def __init__(self, services: object):
+        self.services = services
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["job"]
+        running = GaugeMetricFamily(
+            "s3lite_maintenance_running", "1 while a maintenance job's round runs.", labels=labels
+        )
+        queue_items = GaugeMetricFamily(
+            "s3lite_maintenance_queue_items",
+            "Items a maintenance job's round has still to do.",
+            labels=labels,
+        )
+        queue_bytes = GaugeMetricFamily(
+            "s3lite_maintenance_queue_bytes",
+            "Bytes a maintenance job's round has still to move.",
+            labels=labels,
+        )
+        moved = CounterMetricFamily(
+            "s3lite_maintenance_moved_bytes",
+            "Bytes maintenance wrote to nodes since the gateway started, by job.",
+            labels=labels,
+        )
         for attribute in MAINTENANCE_JOBS:
-            progress = job_progress(services, attribute)
+            progress = job_progress(self.services, attribute)
             if progress is None:
                 continue
-            self.job_running.labels(progress.job).set(progress.state is JobState.RUNNING)
-            self.job_queue_items.labels(progress.job).set(
-                max(progress.items_total - progress.items_done, 0)
-            )
-            self.job_queue_bytes.labels(progress.job).set(
-                max(progress.bytes_total - progress.bytes_done, 0)
-            )
+            job = [progress.job]
+            running.add_metric(job, 1 if progress.state is JobState.RUNNING else 0)
+            queue_items.add_metric(job, max(progress.items_total - progress.items_done, 0))
+            queue_bytes.add_metric(job, max(progress.bytes_total - progress.bytes_done, 0))
+            moved.add_metric(job, progress.bytes_done_ever)
+        yield from (running, queue_items, queue_bytes, moved)
 
 
 def job_progress(services: object, attribute: str) -> Progress | None:

@@ -71,12 +71,12 @@ class HeartbeatHandler(ClusterHandler):
 
 
 class MetricsHandler(ClusterHandler):
-    """Prometheus's scrape target; the gauges of nodes and jobs are read as it asks."""
+    """Prometheus's scrape target; the node gauges are read as it asks (the jobs' by their
+    collector)."""
 
     async def get(self):
         metrics = self.services.metrics
         metrics.show_nodes(await self.services.registry.describe_all())
-        metrics.show_jobs(self.services)
         write_exposition(self, metrics.registry)
 
 
