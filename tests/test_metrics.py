@@ -5,6 +5,8 @@ import os
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.processes import wait_until
+
 
 def samples(text: str) -> dict[tuple[str, frozenset], float]:
     """Every sample of an exposition, by name and labels."""
@@ -46,7 +48,19 @@ def test_an_upload_counts_on_gateway_and_nodes_and_a_killed_node_shows_down(clus
     assert value(after, "s3lite_gateway_received_bytes_total", operation="PutObject") == (
         value(before, "s3lite_gateway_received_bytes_total", operation="PutObject") + len(body)
     )
-    assert value(after, "s3lite_gateway_sent_bytes_total", operation="GetObject") >= len(body)
+    # A GET is counted as it ends, which can be just after its client has every byte.
+    wait_until(
+        lambda: (
+            value(
+                scrape(cluster.gateway, "/_cluster/metrics"),
+                "s3lite_gateway_sent_bytes_total",
+                operation="GetObject",
+            )
+            == len(body)
+        ),
+        30,
+        "the GET's bytes counted",
+    )
     assert value(after, "s3lite_gateway_request_duration_seconds_count", operation="PutObject") == (
         value(before, "s3lite_gateway_request_duration_seconds_count", operation="PutObject") + 1
     )
@@ -90,8 +104,13 @@ def test_an_upload_counts_on_gateway_and_nodes_and_a_killed_node_shows_down(clus
         assert ("s3lite_maintenance_moved_bytes_total", frozenset({"job": job}.items())) in down
 
     assert s3.get_object(Bucket="counted", Key="one")["Body"].read() == body
-    rebuilt = scrape(cluster.gateway, "/_cluster/metrics")
-    assert value(rebuilt, "s3lite_rebuilt_reads_total") == 1
+    wait_until(
+        lambda: (
+            value(scrape(cluster.gateway, "/_cluster/metrics"), "s3lite_rebuilt_reads_total") == 1
+        ),
+        30,
+        "the rebuilt read counted",
+    )
 
 
 def test_metrics_need_the_cluster_token(shared_cluster):
