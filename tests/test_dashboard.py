@@ -128,8 +128,11 @@ def test_sign_in_see_nodes_join_and_fill(cluster, browser):
     wait_for(browser, lambda: bucket_cells(browser, "seen")[:2] == ["seen", "1"], "the bucket")
     wait_for(
         browser,
-        lambda: browser.find_elements(By.CSS_SELECTOR, "#throughput-chart rect.in"),
-        "the traffic chart",
+        lambda: browser.execute_script(
+            "return Array.from(document.querySelectorAll('#throughput-chart rect.in'))"
+            ".some(bar => Number(bar.getAttribute('height')) > 0)"
+        ),
+        "the upload in the traffic chart",
     )
     for job in ("repair", "rebalance"):  # this gateway runs both: their panels say how far
         panel = browser.find_element(By.ID, f"job-{job}")

@@ -61,6 +61,11 @@ def test_an_upload_counts_on_gateway_and_nodes_and_a_killed_node_shows_down(clus
         30,
         "the GET's bytes counted",
     )
+    # The dashboard's ring holds the object API's requests, not heartbeats or these scrapes.
+    slots = cluster.api("GET", "/_cluster/traffic").json()["slots"]
+    assert sum(slot["requests"] for slot in slots) == 3  # CreateBucket, PutObject, GetObject
+    assert sum(slot["bytes_in"] for slot in slots) == len(body)
+    assert sum(slot["bytes_out"] for slot in slots) == len(body)
     assert value(after, "s3lite_gateway_request_duration_seconds_count", operation="PutObject") == (
         value(before, "s3lite_gateway_request_duration_seconds_count", operation="PutObject") + 1
     )

@@ -20,6 +20,7 @@ from s3lite.progress import JobState, Progress
 
 # Jobs whose Progress the gateway may hold, by the attribute of GatewayServices that runs them.
 MAINTENANCE_JOBS = ("repairer", "rebalancer")
+CLUSTER_PATHS = "/_cluster/"
 
 
 class GatewayMetrics:
@@ -66,7 +67,9 @@ class GatewayMetrics:
 
     def request_finished(self, handler: RequestHandler) -> None:
         received, sent = self.requests.observe(handler)
-        self.traffic.record(time.time(), received, sent)
+        # The ring shows the object API's traffic, not heartbeats or the dashboard's polling.
+        if not handler.request.path.startswith(CLUSTER_PATHS):
+            self.traffic.record(time.time(), received, sent)
 
     def show_nodes(self, nodes: list[dict]) -> None:
         """Set the node gauges from ``NodeRegistry.describe_all``."""

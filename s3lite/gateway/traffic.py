@@ -1,5 +1,5 @@
-"""The gateway's recent traffic, in memory: requests and body bytes per 10-second slot over the
-last few minutes, for the dashboard's rate and throughput chart.
+"""The gateway's recent object API traffic, in memory: requests and body bytes per 10-second
+slot over the last few minutes, for the dashboard's rate and throughput chart.
 
 Prometheus keeps the long history; this ring keeps only what a page needs to draw without a
 Prometheus server, in fixed memory. It is per gateway process and starts empty at each start.
