@@ -45,6 +45,32 @@ def test_parts_of_a_killed_gateways_upload_are_collected_after_the_grace_period(
     wait_until(lambda: not intents(cluster), 30, "the abandoned intent to be dropped")
 
 
+def test_a_killed_gateways_upload_leaves_no_chunk_of_parity_streamed_beside_the_last_shard(
+    cluster,
+):
+    cluster.restart_gateway("--gc-grace-seconds", "3", "--gc-interval-seconds", "0.5")
+    cluster.s3().create_bucket(Bucket="bucket")
+    # Into the last sixth: five data shards of 8 MiB whole, six MiB of the last one sent, so
+    # the last one and the parity shards have chunks (inserted four at a time) under way.
+    client = start_upload_and_stall(cluster, "doomed", 48 * MIB, 46 * MIB)
+    wait_until(lambda: len(cluster.stored_part_ids()) >= 5, 30, "five data shards stored")
+    wait_until(lambda: stored_chunks(cluster) > 5 * 8 + 4, 30, "parity chunks under way")
+    cluster.gateway.kill()
+    client.close()
+
+    cluster.gateway.start()
+    cluster.gateway.wait_ready()
+    wait_until(lambda: not stored_chunks(cluster), 60, "every chunk of the upload collected")
+    assert not cluster.stored_part_ids()
+    wait_until(lambda: not intents(cluster), 30, "the abandoned intent to be dropped")
+
+
+def stored_chunks(cluster) -> int:
+    """Chunks in every node's database, those of shards never completed included."""
+    with pymongo.MongoClient(cluster.mongo_uri) as client:
+        return sum(client[node.db]["parts.chunks"].count_documents({}) for node in cluster.nodes)
+
+
 def test_a_slow_upload_in_progress_is_never_collected(cluster):
     cluster.restart_gateway("--gc-grace-seconds", "2", "--gc-interval-seconds", "0.2")
     cluster.s3().create_bucket(Bucket="bucket")

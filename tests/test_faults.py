@@ -12,7 +12,7 @@ from pathlib import Path
 import pymongo
 import pytest
 
-from tests.processes import Cluster, http_request, wait_until
+from tests.processes import SHARDS_PER_PART, Cluster, http_request, wait_until
 
 pytestmark = pytest.mark.faults
 MIB = 1024 * 1024
@@ -128,7 +128,7 @@ def test_scrub_reports_missing_and_damaged_parts(cluster):
         s3.put_object(Bucket="scrubbed", Key=key, Body=os.urandom(300_000))
     clean = scrub(cluster, "--deep")
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "3 objects, 18 shards: 0 problems" in clean.stdout
+    assert f"3 objects, {3 * SHARDS_PER_PART} shards: 0 problems" in clean.stdout
 
     layout = {
         key: cluster.api("GET", f"/_cluster/objects/scrubbed/{key}").json()["parts"]

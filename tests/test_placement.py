@@ -73,3 +73,18 @@ def test_with_fewer_nodes_than_shards_data_stays_apart_and_parity_doubles_up_eve
         assert len(set(chosen[:6])) == 6
         held = [chosen.count(node) for node in set(chosen)]
         assert max(held) == 2 and len(set(chosen)) == count
+
+
+def test_parity_fills_evenly_too():
+    """Eight shards of every object on six nodes: the two nodes that take a second shard are
+    the least filled, so the spread stays within about two shards."""
+    rng = random.Random(11)
+    assigned = {f"n{i}": 0 for i in range(6)}
+    largest = 0
+    for _ in range(600):
+        shard = rng.randint(1024, 4 * 1024 * 1024) // 6
+        largest = max(largest, shard)
+        candidates = [NodeLoad(node, used, 0) for node, used in assigned.items()]
+        for node in choose_nodes(candidates, [shard] * 8):
+            assigned[node] += shard
+    assert max(assigned.values()) - min(assigned.values()) <= 2 * largest

@@ -208,3 +208,39 @@ def test_the_cluster_api_shows_the_repairers_progress(cluster):
     assert response.status == 200
     assert response.json()["progress"]["job"] == "repair"
     assert http_request("GET", f"{cluster.url}/_cluster/repair").status == 401
+
+
+@pytest.mark.slow
+@pytest.mark.faults
+def test_a_repair_killed_mid_copy_loses_nothing_and_leaves_no_orphan_past_the_grace(cluster):
+    cluster.restart_gateway("--gc-grace-seconds", "2", "--gc-interval-seconds", "0.5")
+    s3 = cluster.s3(retries={"max_attempts": 1})
+    s3.create_bucket(Bucket="crash")
+    body = os.urandom(96 * MIB)
+    s3.put_object(Bucket="crash", Key="k", Body=body)
+    damaged = shards_of(cluster, "crash", "k")[1]
+    damage_chunk(cluster, damaged)
+
+    repairing = subprocess.Popen(
+        [sys.executable, "-m", "s3lite", "repair", "--deep", "--json"]
+        + ["--mongo-uri", cluster.mongo_uri, "--db", cluster.gateway.db]
+        + ["--cluster-token", cluster.token],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with pymongo.MongoClient(cluster.mongo_uri) as client:
+        intents = client[cluster.gateway.db]["upload_intents"]
+        copy = wait_until(
+            lambda: intents.find_one({"kind": "relocation"}), 60, "the repair's copy to start"
+        )
+        repairing.kill()
+        repairing.wait()
+        # The record still names the damaged shard; the collector deletes the copy.
+        assert shards_of(cluster, "crash", "k")[1]["shard_id"] == damaged["shard_id"]
+        wait_until(lambda: intents.count_documents({}) == 0, 30, "the copy's intent collected")
+    copy_id = copy["shards"][0]["shard_id"]
+    assert copy_id not in cluster.stored_part_ids()
+
+    assert repair(cluster, "--deep")["detail"]["rebuilt"] == 1
+    assert s3.get_object(Bucket="crash", Key="k")["Body"].read() == body
+    assert command(cluster, "scrub", "--deep").returncode == 0
