@@ -1,7 +1,9 @@
-"""The ``s3lite`` command: ``s3lite gateway`` and ``s3lite node``, and maintenance.
+"""The ``s3lite`` command: ``s3lite gateway`` and ``s3lite node``, and for operators
+``s3lite status``, ``scrub``, ``repair`` and ``rebalance``.
 
-Each subcommand reads its settings once, then runs its server until SIGTERM or SIGINT. A bad
-setting or an unreachable database ends it with one line on stderr and a non-zero exit code.
+Each subcommand reads its settings once (the operator commands read the gateway's), then runs
+its server until SIGTERM or SIGINT, or does its work and exits. A bad setting or an unreachable
+database ends it with one line on stderr and a non-zero exit code.
 """
 
 import argparse
@@ -14,10 +16,12 @@ from s3lite import config as settings
 from s3lite.errors import CannotListen, DatabaseUnavailable
 from s3lite.server import configure_logging
 
-# Each subcommand: the settings it reads (scrub reads the gateway's) and what it does.
+# Each subcommand: the settings it reads (the operator commands read the gateway's) and what
+# it does.
 COMMANDS = {
     "gateway": (settings.GatewayConfig, "run a gateway"),
     "node": (settings.NodeConfig, "run a storage node"),
+    "status": (settings.GatewayConfig, "show every node, up or down, how full, and the totals"),
     "scrub": (
         settings.GatewayConfig,
         "check every part of every object on its node; exit 1 if any is missing or damaged",
@@ -31,12 +35,21 @@ COMMANDS = {
         "show how far the nodes' fill is from even and, with --run, even it out once",
     ),
 }
-
-# Options of a maintenance subcommand that are not settings, handed to its ``run``.
-OPTIONS_OF = {
-    "scrub": ("deep",),
-    "repair": ("deep", "add_parity", "dry_run", "as_json"),
-    "rebalance": ("run_round", "as_json"),
+JSON_FLAG = ("--json", "as_json", "print one JSON document, for scripts")
+# Flags of the operator commands beyond the settings: (flag, keyword of run(), help).
+COMMAND_FLAGS = {
+    "status": [JSON_FLAG],
+    "scrub": [
+        ("--deep", "deep", "also read every part's bytes and check their SHA-256 (slow)"),
+        JSON_FLAG,
+    ],
+    "repair": [
+        ("--deep", "deep", "have the nodes read every shard and check its bytes (slow)"),
+        ("--add-parity", "add_parity", "give parity shards to parts written without them"),
+        ("--dry-run", "dry_run", "list stray shards instead of deleting them"),
+        JSON_FLAG,
+    ],
+    "rebalance": [("--run", "run_round", "run one round now"), JSON_FLAG],
 }
 
 
@@ -46,36 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     for role, (config_class, summary) in COMMANDS.items():
         subparser = roles.add_parser(role, help=summary, description=summary)
         settings.add_arguments(subparser, config_class)
-        if role == "scrub":
-            subparser.add_argument(
-                "--deep",
-                action="store_true",
-                help="also read every part's bytes and check their SHA-256 (slow)",
-            )
-        if role == "repair":
-            subparser.add_argument(
-                "--deep",
-                action="store_true",
-                help="have the nodes read every shard and check its bytes (slow)",
-            )
-            subparser.add_argument(
-                "--add-parity",
-                action="store_true",
-                help="give parity shards to parts written without them",
-            )
-            subparser.add_argument(
-                "--dry-run", action="store_true", help="list stray shards instead of deleting them"
-            )
-            subparser.add_argument(
-                "--json", dest="as_json", action="store_true", help="print JSON, for scripts"
-            )
-        if role == "rebalance":
-            subparser.add_argument(
-                "--run", dest="run_round", action="store_true", help="run one round now"
-            )
-            subparser.add_argument(
-                "--json", dest="as_json", action="store_true", help="print JSON, for scripts"
-            )
+        for name, keyword, help in COMMAND_FLAGS.get(role, []):
+            subparser.add_argument(name, dest=keyword, action="store_true", help=help)
     return parser
 
 
@@ -85,6 +70,8 @@ def runner(role: str):
         from s3lite.gateway.app import run
     elif role == "node":
         from s3lite.node.app import run
+    elif role == "status":
+        from s3lite.gateway.cluster.status import run
     elif role == "rebalance":
         from s3lite.gateway.maintenance.rebalance_command import run
     elif role == "repair":
@@ -97,7 +84,7 @@ def runner(role: str):
 def main(argv: list[str] | None = None) -> None:
     args = vars(build_parser().parse_args(argv))
     role = args.pop("role")
-    options = {name: args.pop(name) for name in OPTIONS_OF.get(role, ())}
+    options = {keyword: args.pop(keyword) for _, keyword, _ in COMMAND_FLAGS.get(role, [])}
     config_class = COMMANDS[role][0]
     try:
         config = settings.load(config_class, args, os.environ)
@@ -110,6 +97,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"s3lite {role}: setting --mongo-uri: {error}")
     except CannotListen as error:
         sys.exit(f"s3lite {role}: {error}")
-    if role not in OPTIONS_OF:
+    if role not in COMMAND_FLAGS:
         logging.getLogger("s3lite").info("%s stopped", role)
     sys.exit(exit_code or 0)

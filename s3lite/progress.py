@@ -26,6 +26,8 @@ class Progress:
     started: float | None = None  # time.time() of the round's start
     finished: float | None = None
     detail: dict = field(default_factory=dict)  # what only this job counts
+    # Bytes done over every round since the process started: what a Prometheus counter needs.
+    bytes_done_ever: int = 0
 
     def start(self, items_total: int = 0, bytes_total: int = 0) -> None:
         self.state = JobState.RUNNING
@@ -38,6 +40,7 @@ class Progress:
     def advance(self, items: int = 0, nbytes: int = 0) -> None:
         self.items_done += items
         self.bytes_done += nbytes
+        self.bytes_done_ever += nbytes
 
     def finish(self) -> None:
         self.state = JobState.DONE

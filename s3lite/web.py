@@ -5,10 +5,11 @@ import json
 import logging
 from http import HTTPStatus
 
-from tornado.web import HTTPError, RequestHandler
+from tornado.web import HTTPError
 
 from s3lite import errors
 from s3lite.byteranges import unsatisfied_content_range
+from s3lite.metrics import ByteCounting
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def bearer_token_matches(authorization: str | None, token: str) -> bool:
     return hmac.compare_digest(presented, f"Bearer {token}".encode())
 
 
-class JsonHandler(RequestHandler):
+class JsonHandler(ByteCounting):
     """A cluster-internal endpoint: cluster token required, JSON in and out, JSON errors."""
 
     def initialize(self, cluster_token: str) -> None:

@@ -4,7 +4,7 @@ from tornado.web import Application
 
 from s3lite import db
 from s3lite.config import GatewayConfig
-from s3lite.gateway.api import cluster, s3_routes
+from s3lite.gateway.api import cluster, dashboard, s3_routes
 from s3lite.gateway.api.request_log import log_request
 from s3lite.gateway.api.s3_base import S3HeaderCase
 from s3lite.gateway.cluster.registry import NodeRegistry
@@ -18,6 +18,7 @@ from s3lite.gateway.maintenance.collector import OrphanCollector
 from s3lite.gateway.maintenance.rebalancer import make_rebalancer
 from s3lite.gateway.maintenance.repair import make_repairer
 from s3lite.gateway.metadata.store import Metadata
+from s3lite.gateway.metrics import GatewayMetrics
 from s3lite.gateway.services import GatewayServices
 from s3lite.inflight import RequestsInFlight
 from s3lite.server import serve_until_stopped
@@ -31,14 +32,16 @@ SMALL_BODY_LIMIT = 1024 * 1024
 def make_app(services: GatewayServices) -> Application:
     # Cluster routes come first: "_cluster" is not a valid bucket name, so nothing is shadowed.
     return Application(
-        cluster.routes(services) + s3_routes.routes(services),
+        cluster.routes(services) + dashboard.routes(services) + s3_routes.routes(services),
         transforms=[S3HeaderCase],
         log_function=log_request,
+        metrics=services.metrics,  # for the request log hook, which sees every handler
     )
 
 
 async def run(config: GatewayConfig) -> None:
-    client = await db.connect(config.mongo_uri, config.db_connect_seconds)
+    metrics = GatewayMetrics()
+    client = await db.connect(config.mongo_uri, config.db_connect_seconds, [metrics.database])
     tasks = BackgroundTasks()
     http = NodeConnections()
     try:
@@ -69,7 +72,9 @@ async def run(config: GatewayConfig) -> None:
             tasks,
             rebalancer,
             repairer,
+            metrics,
         )
+        metrics.follow_jobs(services)
         await metadata.ensure_indexes()
         await metadata.upgrade_records()
         await registry.ensure_indexes()

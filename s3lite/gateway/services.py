@@ -11,6 +11,7 @@ from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.maintenance.rebalancer import Rebalancer
 from s3lite.gateway.maintenance.repair import Repairer
 from s3lite.gateway.metadata.store import Metadata
+from s3lite.gateway.metrics import GatewayMetrics
 from s3lite.tasks import BackgroundTasks
 
 
@@ -26,6 +27,7 @@ class GatewayServices:
     tasks: BackgroundTasks
     rebalancer: Rebalancer
     repairer: Repairer
+    metrics: GatewayMetrics
 
     @property
     def credentials(self) -> dict[str, str]:

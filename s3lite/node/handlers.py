@@ -11,6 +11,8 @@ from tornado.web import stream_request_body
 
 from s3lite import errors
 from s3lite.byteranges import content_range, parse_range
+from s3lite.metrics import write_exposition
+from s3lite.node.metrics import NodeMetrics
 from s3lite.node.storage import ShardReader, ShardStore, ShardWriter, StoredShard
 from s3lite.numbers import is_decimal
 from s3lite.tasks import BackgroundTasks
@@ -21,12 +23,27 @@ MAX_LISTING = 1000
 
 class NodeHandler(JsonHandler):
     def initialize(
-        self, cluster_token: str, store: ShardStore, identity: dict, tasks: BackgroundTasks
+        self,
+        cluster_token: str,
+        store: ShardStore,
+        identity: dict,
+        tasks: BackgroundTasks,
+        metrics: NodeMetrics,
     ) -> None:
         super().initialize(cluster_token)
         self.store = store
         self.identity = identity
         self.tasks = tasks
+        self.metrics = metrics
+
+    def on_finish(self):
+        self.metrics.requests.observe(self)
+
+
+class MetricsHandler(NodeHandler):
+    async def get(self):
+        self.metrics.show_usage(self.store)
+        write_exposition(self, self.metrics.registry)
 
 
 class HealthHandler(NodeHandler):
@@ -52,6 +69,7 @@ class ShardHandler(NodeHandler):
         self.writer = self.store.open_writer(self.path_kwargs["part_id"], int(length))
 
     async def data_received(self, chunk: bytes) -> None:
+        self.bytes_streamed_in += len(chunk)
         if self.answered_early:
             return
         try:
@@ -67,6 +85,7 @@ class ShardHandler(NodeHandler):
         self.write_json({"part_id": stored.shard_id, "size": stored.size, "sha256": stored.sha256})
 
     def on_finish(self):
+        super().on_finish()
         self.abort_unfinished_write()
 
     def on_connection_close(self):
@@ -168,6 +187,7 @@ class ShardListHandler(NodeHandler):
 def routes(**dependencies) -> list:
     return [
         (r"/_node/health", HealthHandler, dependencies),
+        (r"/_node/metrics", MetricsHandler, dependencies),
         (r"/_node/parts", ShardListHandler, dependencies),
         (r"/_node/parts/(?P<part_id>[A-Za-z0-9._-]+)", ShardHandler, dependencies),
         (r"/_node/parts/(?P<part_id>[A-Za-z0-9._-]+)/check", ShardCheckHandler, dependencies),

@@ -89,7 +89,7 @@ class BucketHandler(S3Handler):
                 try:
                     validate_key(key)
                     removed = await self.services.metadata.delete_object(
-                        bucket, key, check_bucket=False
+                        bucket, key, check_bucket=False, count_usage=False
                     )
                 except errors.S3liteError as error:
                     return s3_status_and_code(error)[1], error.message
@@ -100,13 +100,27 @@ class BucketHandler(S3Handler):
                     return "InternalError", "We encountered an internal error. Please try again."
             if removed is not None:
                 retired.extend(removed.shards)
+                gone.append(removed.size)
             return None
 
+        gone: list[int] = []  # sizes of the objects deleted
         outcomes = await asyncio.gather(*(delete(key) for key in keys))
+        await self.subtract_usage(bucket, gone)
         await self.retire(retired)
         deleted = [key for key, failure in zip(keys, outcomes, strict=True) if failure is None]
         failed = [(key, *failure) for key, failure in zip(keys, outcomes, strict=True) if failure]
         self.write_xml(xml.delete_result_xml([] if quiet else deleted, failed))
+
+    async def subtract_usage(self, bucket: str, sizes: list[int]) -> None:
+        """The batch's deletions off the bucket's totals, in one write."""
+        if not sizes:
+            return
+        try:
+            await self.services.metadata.add_bucket_usage(bucket, -len(sizes), -sum(sizes))
+        except Exception:  # noqa: BLE001 - the keys are deleted, and answered as such
+            log.exception(
+                "DeleteObjects /%s: the bucket's totals missed %d deletions", bucket, len(sizes)
+            )
 
     async def retire(self, shards: list[ShardRecord]) -> None:
         """Retire the shards of a batch's deleted objects as ``ShardRemover.retire`` does, but

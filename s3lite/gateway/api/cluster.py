@@ -1,10 +1,18 @@
-"""The cluster API: nodes join and report here, and operators look inside (JSON, token)."""
+"""The cluster API: nodes join and report here, and operators look inside (JSON, token).
+
+Every GET here only reads, so a GET also accepts the dashboard's session cookie
+(``session.py``); every other method needs the bearer token.
+"""
+
+import time
 
 from pymongo.errors import PyMongoError
 
 from s3lite import errors
+from s3lite.gateway.api.session import has_session
 from s3lite.gateway.metadata.records import ShardRole
 from s3lite.gateway.services import GatewayServices
+from s3lite.metrics import write_exposition
 from s3lite.web import JsonHandler
 
 
@@ -12,6 +20,10 @@ class ClusterHandler(JsonHandler):
     def initialize(self, cluster_token: str, services: GatewayServices) -> None:
         super().initialize(cluster_token)
         self.services = services
+
+    def prepare(self):
+        if not has_session(self, self.cluster_token):
+            super().prepare()
 
 
 class HealthHandler(ClusterHandler):
@@ -56,6 +68,31 @@ class HeartbeatHandler(ClusterHandler):
     async def post(self, node_id: str):
         await self.services.registry.heartbeat(node_id, self.json_body())
         self.write_json({"node_id": node_id})
+
+
+class MetricsHandler(ClusterHandler):
+    """Prometheus's scrape target; the node gauges are read as it asks (the jobs' by their
+    collector)."""
+
+    async def get(self):
+        metrics = self.services.metrics
+        metrics.show_nodes(await self.services.registry.describe_all())
+        write_exposition(self, metrics.registry)
+
+
+class BucketsHandler(ClusterHandler):
+    async def get(self):
+        self.write_json({"buckets": await self.services.metadata.buckets_with_usage()})
+
+
+class TrafficHandler(ClusterHandler):
+    """This gateway's requests and bytes per slot over the last minutes (``traffic.py``)."""
+
+    async def get(self):
+        traffic = self.services.metrics.traffic
+        self.write_json(
+            {"slot_seconds": traffic.slot_seconds, "slots": traffic.recent(time.time())}
+        )
 
 
 class ObjectShardsHandler(ClusterHandler):
@@ -115,6 +152,9 @@ def routes(services: GatewayServices) -> list:
     dependencies = {"cluster_token": services.config.cluster_token, "services": services}
     return [
         (r"/_cluster/health", HealthHandler, dependencies),
+        (r"/_cluster/metrics", MetricsHandler, dependencies),
+        (r"/_cluster/buckets", BucketsHandler, dependencies),
+        (r"/_cluster/traffic", TrafficHandler, dependencies),
         (r"/_cluster/nodes", NodesHandler, dependencies),
         (r"/_cluster/nodes/([A-Za-z0-9_-]+)", NodeHandler, dependencies),
         (r"/_cluster/nodes/([A-Za-z0-9_-]+)/heartbeat", HeartbeatHandler, dependencies),

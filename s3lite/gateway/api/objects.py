@@ -360,6 +360,9 @@ class ObjectHandler(S3Handler):
             # way left to tell the client that what it got is not the object.
             log.error("GET /%s/%s cut short: %s", bucket, key, error)
             self.request.connection.close()
+        finally:
+            if reader.rebuilt_pieces:
+                self.services.metrics.rebuilt_reads.inc()
 
     async def write_and_flush(self, chunk: bytes) -> None:
         self.write(chunk)

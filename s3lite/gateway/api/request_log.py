@@ -16,6 +16,7 @@ def operation_name(handler: RequestHandler) -> str:
 
 
 def log_request(handler: RequestHandler) -> None:
+    handler.settings["metrics"].request_finished(handler)
     status = handler.get_status()
     if status < 400:
         level = logging.INFO

@@ -22,12 +22,13 @@ from datetime import UTC, datetime
 
 from pymongo.errors import ConnectionFailure
 from tornado import httputil
-from tornado.web import HTTPError, OutputTransform, RequestHandler, stream_request_body
+from tornado.web import HTTPError, OutputTransform, stream_request_body
 
 from s3lite import errors
 from s3lite.byteranges import unsatisfied_content_range
 from s3lite.gateway.metadata.records import BucketRecord, ObjectRecord
 from s3lite.gateway.services import GatewayServices
+from s3lite.metrics import ByteCounting
 from s3lite.numbers import is_decimal
 from s3lite.s3 import auth, cors, xml
 from s3lite.s3.acl import Access, Caller, check_access, missing_key_error
@@ -68,7 +69,7 @@ class S3HeaderCase(OutputTransform):
 
 
 @stream_request_body
-class S3Handler(RequestHandler):
+class S3Handler(ByteCounting):
     """Common ground of the object API. Every body is read as it arrives: kept whole for a
     document, streamed on for object bytes, dropped otherwise. Subclasses name the resource
     their path is (``resource``), the coroutine of each operation they serve (``actions``),
@@ -168,6 +169,7 @@ class S3Handler(RequestHandler):
         self.document = bytearray()
 
     async def data_received(self, chunk: bytes) -> None:
+        self.bytes_streamed_in += len(chunk)
         if self.answered_early or self.refusal is not None:
             return
         try:

@@ -5,25 +5,22 @@ It shares the gateway's settings and database, and takes the same lease, so it n
 shards while a gateway does.
 """
 
-import asyncio
 import json
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
 from s3lite import db
 from s3lite.config import GatewayConfig
+from s3lite.console import follow
 from s3lite.gateway.cluster.registry import NodeRegistry
 from s3lite.gateway.data.node_client import NodeClient
 from s3lite.gateway.data.node_http import NodeConnections
 from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.maintenance.balance import BalancePlan
-from s3lite.gateway.maintenance.rebalancer import Rebalancer, make_rebalancer
+from s3lite.gateway.maintenance.rebalancer import make_rebalancer
 from s3lite.gateway.metadata.store import Metadata
-
-BAR_SECONDS = 0.2
 
 
 def plan_document(plan: BalancePlan) -> dict:
@@ -56,20 +53,6 @@ def plan_table(plan: BalancePlan) -> Table:
     return table
 
 
-async def run_with_bar(rebalancer: Rebalancer, console: Console) -> bool:
-    """A round, with a bar drawn from its progress while it runs."""
-    round_task = asyncio.ensure_future(rebalancer.run_round(when_counts_say=False))
-    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with Progress(*Progress.get_default_columns()[:1], *columns, console=console) as bar:
-        moving = bar.add_task("rebalancing", total=None)
-        while not round_task.done():
-            done = rebalancer.progress
-            bar.update(moving, completed=done.bytes_done, total=done.bytes_total or None)
-            await asyncio.wait({round_task}, timeout=BAR_SECONDS)
-        bar.update(moving, completed=rebalancer.progress.bytes_done)
-    return round_task.result()
-
-
 async def run(
     config: GatewayConfig, run_round: bool = False, as_json: bool = False, out=None
 ) -> int:
@@ -94,7 +77,11 @@ async def run(
             if as_json:
                 ran = await rebalancer.run_round(when_counts_say=False)
             else:
-                ran = await run_with_bar(rebalancer, console)
+                ran = await follow(
+                    rebalancer.run_round(when_counts_say=False),
+                    lambda: rebalancer.progress,
+                    "rebalancing",
+                )
             if not ran:
                 holder = await rebalancer.lease.current_holder()
                 console.print(f"not run: {holder} holds the rebalance lease")

@@ -2,38 +2,21 @@
 ``--json`` for scripts. It shares the gateway's settings and database and takes the same lease,
 so it never repairs while a gateway does."""
 
-import asyncio
 import json
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress
 from rich.table import Table
 
 from s3lite import db
 from s3lite.config import GatewayConfig
+from s3lite.console import follow
 from s3lite.gateway.cluster.registry import NodeRegistry
 from s3lite.gateway.data.node_client import NodeClient
 from s3lite.gateway.data.node_http import NodeConnections
 from s3lite.gateway.data.removal import ShardRemover
-from s3lite.gateway.maintenance.repair import Repairer, RoundOptions, make_repairer
+from s3lite.gateway.maintenance.repair import RoundOptions, make_repairer
 from s3lite.gateway.metadata.store import Metadata
-
-BAR_SECONDS = 0.2
-
-
-async def run_with_bar(repairer: Repairer, options: RoundOptions, console: Console) -> bool:
-    round_task = asyncio.ensure_future(repairer.run_round(options))
-    with Progress(
-        *Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(), console=console
-    ) as bar:
-        objects = bar.add_task("repairing", total=None)
-        while not round_task.done():
-            done = repairer.progress
-            bar.update(objects, completed=done.items_done, total=done.items_total or None)
-            await asyncio.wait({round_task}, timeout=BAR_SECONDS)
-        bar.update(objects, completed=repairer.progress.items_done)
-    return round_task.result()
 
 
 def summary_table(detail: dict) -> Table:
@@ -79,7 +62,7 @@ async def run(
         if as_json:
             ran = await repairer.run_round(options)
         else:
-            ran = await run_with_bar(repairer, options, console)
+            ran = await follow(repairer.run_round(options), lambda: repairer.progress, "repairing")
         detail = repairer.progress.detail
         left = sum(detail.get(name, 0) for name in ("waiting", "no_node", "unrecoverable"))
         if as_json:

@@ -4,10 +4,11 @@ For each shard the scrubber asks the node for the shard's size and the SHA-256 t
 recorded when it stored it, and compares them with the object's record; a deep scrub also has
 the node read the bytes and check them (each chunk's CRC-32, the whole SHA-256), which finds
 damage inside the node's database without sending the bytes anywhere. What it finds comes
-back as ``Finding`` records, for a person (``s3lite scrub`` prints a line each) or for the
-maintenance work that acts on them.
+back as ``Finding`` records, for a person (``s3lite scrub`` prints a line each, under a
+progress bar) or a script (``--json``), or for the maintenance work that acts on them.
 """
 
+import json
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,12 +16,14 @@ from enum import StrEnum
 
 from s3lite import db
 from s3lite.config import GatewayConfig
+from s3lite.console import JobBar
 from s3lite.errors import NodeUnavailable, NoSuchPart, PartCorrupted
 from s3lite.gateway.cluster.registry import NodeRegistry
 from s3lite.gateway.data.node_client import NodeClient
 from s3lite.gateway.data.node_http import NodeConnections
 from s3lite.gateway.metadata.records import ObjectRecord, ShardRecord
 from s3lite.gateway.metadata.store import Metadata
+from s3lite.progress import Progress
 
 
 class Problem(StrEnum):
@@ -43,6 +46,18 @@ class Finding:
             f"{self.bucket}/{self.key} part {self.part_number} shard {self.shard.index} "
             f"({self.shard.shard_id} on {self.shard.node_id}) {self.problem}: {self.detail}"
         )
+
+    def to_document(self) -> dict:
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "part_number": self.part_number,
+            "shard_index": self.shard.index,
+            "shard_id": self.shard.shard_id,
+            "node_id": self.shard.node_id,
+            "problem": str(self.problem),
+            "detail": self.detail,
+        }
 
 
 @dataclass
@@ -91,7 +106,21 @@ class Scrubber:
                     yield Finding(record.bucket, record.key, part.number, shard, *problem)
 
 
-async def run(config: GatewayConfig, deep: bool = False, out=sys.stdout) -> int:
+async def planned(metadata: Metadata) -> Progress:
+    """A scrub's Progress, its totals from the buckets' running totals (no pass over the
+    objects just to count them)."""
+    buckets = await metadata.buckets_with_usage()
+    progress = Progress("scrub")
+    progress.start(
+        items_total=sum(bucket["objects"] for bucket in buckets),
+        bytes_total=sum(bucket["bytes"] for bucket in buckets),
+    )
+    return progress
+
+
+async def run(
+    config: GatewayConfig, deep: bool = False, as_json: bool = False, out=sys.stdout
+) -> int:
     client = await db.connect(config.mongo_uri, config.db_connect_seconds)
     http = NodeConnections()
     try:
@@ -103,10 +132,29 @@ async def run(config: GatewayConfig, deep: bool = False, out=sys.stdout) -> int:
             deep,
         )
         tally = Tally()
-        async for record in metadata.all_objects():
-            async for finding in scrubber.check(record, tally):
-                print(finding.describe(), file=out)
-        print(tally.describe(), file=out)
+        findings = []
+        progress = await planned(metadata)
+        with JobBar("deep scrub" if deep else "scrub") as bar:
+            async for record in metadata.all_objects():
+                async for finding in scrubber.check(record, tally):
+                    findings.append(finding)
+                    if not as_json:
+                        bar.print_line(finding.describe(), out)
+                progress.advance(items=1, nbytes=record.size)
+                progress.problems = tally.problems
+                bar.show(progress)
+        progress.finish()
+        if as_json:
+            document = {
+                "objects": tally.objects,
+                "shards": tally.shards,
+                "problems": tally.problems,
+                "findings": [finding.to_document() for finding in findings],
+                "progress": progress.to_document(),
+            }
+            print(json.dumps(document, indent=2), file=out)
+        else:
+            print(tally.describe(), file=out)
         return 1 if tally.problems else 0
     finally:
         http.close()

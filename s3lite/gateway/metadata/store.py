@@ -4,6 +4,12 @@ Every change an object goes through is one single-document write, so no transact
 (FerretDB has none, and they would not scale anyway): an upload records its intent before any
 part is written, the object appears in one replace of its document, and a delete removes that
 document before its parts are deleted from the nodes.
+
+Each bucket's object count and bytes are kept as running totals in ``bucket_usage`` (one
+document per bucket, changed by ``$inc`` right after each commit and deletion), so the
+dashboard and ``s3lite status`` read one small document per bucket instead of every object
+record (a full scan on FerretDB). The second write is not atomic with the first: a gateway that
+dies between the two leaves a bucket's totals off by that one object.
 """
 
 from collections.abc import AsyncIterator
@@ -46,7 +52,8 @@ LISTING_BATCH = 1000
 DEFERRAL_BATCH = 600  # deferred deletions recorded by one insert: a DeleteObjects's 100 keys
 DUPLICATE_KEY = 11000
 # Present once the records of earlier versions have been rewritten (``upgrade_records``).
-RECORD_FORMAT = {"_id": "records", "version": 2}
+# Version 3: bucket_usage holds every bucket's totals.
+RECORD_FORMAT = {"_id": "records", "version": 3}
 LISTING_FIELDS = {"key": 1, "size": 1, "etag": 1, "last_modified": 1}
 
 
@@ -71,6 +78,7 @@ class Metadata:
         self.uploaded_parts = database["multipart_parts"]
         self.record_format = database["record_format"]
         self.suspect_shards = database["suspect_shards"]
+        self.bucket_usage = database["bucket_usage"]
 
     async def ensure_indexes(self) -> None:
         await self.intents.create_index("touched")
@@ -83,8 +91,10 @@ class Metadata:
         alone, and earlier multipart uploads by their UploadId alone. Each record is rewritten
         by single-document writes (a new one first, then the old one goes), so an interrupted
         upgrade is finished by the next start. Once it has finished, a marker says so, and later
-        starts do not read the collections again (on FerretDB each such read is a full scan)."""
-        if await self.record_format.find_one({"_id": RECORD_FORMAT["_id"]}) is not None:
+        starts do not read the collections again (on FerretDB each such read is a full scan).
+        Records older than version 3 had no bucket totals: they are counted once, here."""
+        marker = await self.record_format.find_one({"_id": RECORD_FORMAT["_id"]})
+        if marker is not None and marker["version"] >= RECORD_FORMAT["version"]:
             return
         async for document in self.intents.find({"kind": {"$exists": False}}):
             shards = [
@@ -120,9 +130,20 @@ class Metadata:
             except DuplicateKeyError:
                 pass  # rewritten by a start that stopped before the old one went
             await self.deferred_deletions.delete_one({"_id": document["_id"]})
+        await self.count_bucket_usage()
         await self.record_format.replace_one(
             {"_id": RECORD_FORMAT["_id"]}, RECORD_FORMAT, upsert=True
         )
+
+    async def count_bucket_usage(self) -> None:
+        """Every bucket's totals counted from its object records: one pass over them all."""
+        totals: dict[str, dict[str, int]] = {}
+        async for document in self.objects.find({}, {"bucket": 1, "size": 1}):
+            usage = totals.setdefault(document["bucket"], {"objects": 0, "bytes": 0})
+            usage["objects"] += 1
+            usage["bytes"] += document["size"]
+        for bucket, usage in totals.items():
+            await self.bucket_usage.replace_one({"_id": bucket}, usage, upsert=True)
 
     # Buckets
 
@@ -131,6 +152,9 @@ class Metadata:
             await self.buckets.insert_one(BucketRecord(name, now(), acl).to_document())
         except DuplicateKeyError:
             raise BucketAlreadyOwnedByYou(bucket=name) from None
+        # A deletion that raced with the last DeleteBucket of this name may have added to totals
+        # that bucket had already dropped: a new bucket starts from zero whatever it left.
+        await self.bucket_usage.replace_one({"_id": name}, {"objects": 0, "bytes": 0}, upsert=True)
 
     async def require_bucket(self, name: str) -> None:
         if await self.buckets.find_one({"_id": name}, {"_id": 1}) is None:
@@ -175,6 +199,26 @@ class Metadata:
             await self.buckets.update_one({"_id": name}, {"$unset": {"state": ""}})
             raise BucketNotEmpty(bucket=name)
         await self.buckets.delete_one({"_id": name})
+        await self.bucket_usage.delete_one({"_id": name})
+
+    async def add_bucket_usage(self, bucket: str, objects: int, nbytes: int) -> None:
+        await self.bucket_usage.update_one(
+            {"_id": bucket}, {"$inc": {"objects": objects, "bytes": nbytes}}, upsert=True
+        )
+
+    async def buckets_with_usage(self) -> list[dict]:
+        """Every bucket with its object count and bytes: a pass over the buckets and one over
+        their totals (a small document each), whatever the number of objects."""
+        usage = {document["_id"]: document async for document in self.bucket_usage.find()}
+        return [
+            {
+                "name": name,
+                "created": created.isoformat(),
+                "objects": usage.get(name, {}).get("objects", 0),
+                "bytes": usage.get(name, {}).get("bytes", 0),
+            }
+            for name, created in await self.list_buckets()
+        ]
 
     async def bucket_takes_objects(self, name: str) -> bool:
         bucket = await self.buckets.find_one({"_id": name})
@@ -209,7 +253,11 @@ class Metadata:
             # A DeleteBucket may have found the bucket empty just before this write landed.
             await self.objects.delete_one({"_id": document["_id"], "write_id": record.write_id})
             raise NoSuchBucket(bucket=record.bucket)
-        return ObjectRecord.from_document(previous) if previous else None
+        if previous is None:
+            await self.add_bucket_usage(record.bucket, 1, record.size)
+            return None
+        await self.add_bucket_usage(record.bucket, 0, record.size - previous["size"])
+        return ObjectRecord.from_document(previous)
 
     async def set_object_acl(self, bucket: str, key: str, write_id: str, acl: str) -> bool:
         """PutObjectAcl: set the ACL of the object the write ``write_id`` made, in one update
@@ -221,15 +269,19 @@ class Metadata:
         return updated.matched_count == 1
 
     async def delete_object(
-        self, bucket: str, key: str, check_bucket: bool = True
+        self, bucket: str, key: str, check_bucket: bool = True, count_usage: bool = True
     ) -> ObjectRecord | None:
         """Delete the object at ``key``; answer it, or None if there was none (NoSuchBucket if
-        the bucket is gone, unless ``check_bucket`` is False: a batch checked it once)."""
+        the bucket is gone, unless ``check_bucket`` is False: a batch checked it once). A batch
+        also subtracts its objects from the bucket's totals once (``count_usage`` False), not
+        in a write per key to the one document every deletion of the bucket changes."""
         document = await self.objects.find_one_and_delete({"_id": object_id(bucket, key)})
         if document is None:
             if check_bucket:
                 await self.require_bucket(bucket)
             return None
+        if count_usage:
+            await self.add_bucket_usage(bucket, -1, -document["size"])
         return ObjectRecord.from_document(document)
 
     async def all_objects(self) -> AsyncIterator[ObjectRecord]:
