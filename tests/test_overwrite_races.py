@@ -43,7 +43,8 @@ def test_concurrent_overwrites_of_one_key_all_succeed_and_leave_only_the_winner(
     final = s3.get_object(Bucket="raced", Key="k")
     assert final["Body"].read() == bodies[final["ETag"].strip('"')]
 
-    layout = cluster.api("GET", "/_cluster/objects/raced/k").json()["parts"]
+    listing = cluster.api("GET", "/_cluster/objects/raced/k").json()
+    layout = listing["parts"] + listing["parity"]
     kept = {shard["shard_id"] for shard in layout}
     # The cluster fixture's gateway deletes replaced shards at once: all but the winner's go.
     wait_until(lambda: cluster.stored_part_ids() == kept, 60, "replaced shards to be deleted")
