@@ -338,8 +338,16 @@ class GatewayProcess(S3liteProcess):
     def role_args(self) -> list[str]:
         # Tests see an overwritten or deleted object's parts go at once, unless they ask for
         # the delay (a later flag wins). Nodes heartbeat every half second here; a node is down
-        # after eight missed (four seconds), so a loaded machine does not flap them.
-        return ["--delete-delay-seconds", "0", "--down-after-missed-heartbeats", "8"]
+        # after eight missed (four seconds), so a loaded machine does not flap them. The
+        # repairer runs when a test runs `s3lite repair`, not on its own timer.
+        return [
+            "--delete-delay-seconds",
+            "0",
+            "--down-after-missed-heartbeats",
+            "8",
+            "--repair-interval-seconds",
+            "0",
+        ]
 
 
 class NodeProcess(S3liteProcess):
