@@ -252,3 +252,23 @@ def test_a_repair_killed_mid_copy_loses_nothing_and_leaves_no_orphan_past_the_gr
     assert shards_of(cluster, "crash", "k")[1]["shard_id"] != damaged["shard_id"]
     assert s3.get_object(Bucket="crash", Key="k")["Body"].read() == body
     assert command(cluster, "scrub", "--deep").returncode == 0
+
+
+@pytest.mark.faults
+def test_the_gateway_repairs_by_itself_what_a_read_found_damaged(cluster):
+    cluster.restart_gateway("--repair-interval-seconds", "1")
+    s3 = cluster.s3(retries={"max_attempts": 1})
+    s3.create_bucket(Bucket="self")
+    body = os.urandom(2 * MIB)
+    s3.put_object(Bucket="self", Key="k", Body=body)
+    damaged = shards_of(cluster, "self", "k")[4]
+    damage_chunk(cluster, damaged)
+    assert s3.get_object(Bucket="self", Key="k")["Body"].read() == body
+
+    def rebuilt():
+        return shards_of(cluster, "self", "k")[4]["shard_id"] != damaged["shard_id"]
+
+    wait_until(rebuilt, 30, "the gateway's repairer to rebuild the shard")
+    progress = cluster.api("GET", "/_cluster/repair").json()["progress"]
+    assert progress["detail"]["rebuilt"] >= 1
+    assert command(cluster, "scrub", "--deep").returncode == 0
