@@ -28,6 +28,7 @@ def command(cluster: Cluster, name: str, *extra: str) -> subprocess.CompletedPro
             cluster.gateway.db,
             "--cluster-token",
             cluster.token,
+            *cluster.gateway.role_args(),  # the gateway's settings, as a shared config gives
             *extra,
         ],
         capture_output=True,
@@ -123,6 +124,7 @@ def test_shards_of_a_node_down_past_the_repair_delay_are_rebuilt_elsewhere(
         assert held
         old_shards = {p["part_id"] for p in gone_shards(gone)}
         gone.kill()
+        cluster.wait_for_status([gone], "down")
         time.sleep(1.5)
         report = repair(cluster, "--repair-after-seconds", "1", "--delete-delay-seconds", "0")
         assert report["detail"]["rebuilt"] == len(held)

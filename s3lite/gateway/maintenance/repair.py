@@ -213,7 +213,7 @@ class Repairer:
         rebuilder = ShardRebuilder(reads, part)
         held = Counter(shard.node_id for shard in part.shards if shard not in lost)
         for shard in lost:
-            target = self.choose_target(view, held, shard.size)
+            target = self.choose_target(view, held, shard.size, len(part.parity_shards))
             if target is None:
                 self.progress.detail["no_node"] += 1
                 continue
@@ -242,14 +242,15 @@ class Repairer:
                 target,
             )
 
-    def choose_target(self, view: ClusterView, held: Counter, size: int) -> str | None:
+    def choose_target(self, view: ClusterView, held: Counter, size: int, parity: int) -> str | None:
         """A node that is up for a shard of a part whose nodes hold ``held`` of its other
         shards: one holding none if any can take it, else one holding the fewest (on fewer
-        nodes than shards, as placement does), the least filled first."""
+        nodes than shards, as placement does), the least filled first; never one that would
+        then hold more shards of the part than its ``parity`` makes up for."""
         candidates = [
             NodeLoad(node_id, load.bytes_assigned + view.taken.get(node_id, 0), load.capacity_bytes)
             for node_id, load in view.loads.items()
-            if load.can_take(size + view.taken.get(node_id, 0))
+            if load.can_take(size + view.taken.get(node_id, 0)) and held[node_id] < parity
         ]
         if not candidates:
             return None
@@ -269,7 +270,7 @@ class Repairer:
         held = Counter(shard.node_id for shard in part.shards)
         targets = []
         for _ in code.parity_indexes:
-            target = self.choose_target(view, held, length)
+            target = self.choose_target(view, held, length, code.parity)
             if target is None:
                 self.progress.detail["no_node"] += 1
                 return
@@ -335,6 +336,15 @@ class Repairer:
 
     # Stray shards
 
+    async def listing(self, node_id: str) -> list[tuple[str, dict]]:
+        url = await self.registry.url_of(node_id)
+        listed, after = [], None
+        while True:
+            page, after = await self.nodes.list_shards(node_id, url, after)
+            listed += [(node_id, entry) for entry in page]
+            if after is None:
+                return listed
+
     async def collect_strays(self, view: ClusterView, dry_run: bool) -> list[ShardRecord]:
         """Shards on nodes that are up which nothing refers to, stored longer ago than the
         grace period. The nodes are listed first and the references read after: a shard
@@ -342,13 +352,10 @@ class Repairer:
         write was abandoned."""
         listed: list[tuple[str, dict]] = []
         for node_id in sorted(view.loads):
-            url = await self.registry.url_of(node_id)
-            after = None
-            while True:
-                page, after = await self.nodes.list_shards(node_id, url, after)
-                listed += [(node_id, entry) for entry in page]
-                if after is None:
-                    break
+            try:
+                listed += await self.listing(node_id)
+            except NodeUnavailable as error:  # its strays wait for the next round
+                log.warning("repair: cannot list the shards of node %s: %s", node_id, error)
         cutoff = time.time() - self.config.gc_grace_seconds
         old = [(n, e) for n, e in listed if e.get("stored") and e["stored"] < cutoff]
         referenced = await self.metadata.referenced_shards()
