@@ -336,8 +336,16 @@ class GatewayProcess(S3liteProcess):
     def role_args(self) -> list[str]:
         # Tests see an overwritten or deleted object's parts go at once, unless they ask for
         # the delay (a later flag wins). Nodes heartbeat every half second here; a node is down
-        # after eight missed (four seconds), so a loaded machine does not flap them.
-        return ["--delete-delay-seconds", "0", "--down-after-missed-heartbeats", "8"]
+        # after eight missed (four seconds), so a loaded machine does not flap them. Shards
+        # stay where placement put them unless a test turns the rebalancer on.
+        return [
+            "--delete-delay-seconds",
+            "0",
+            "--down-after-missed-heartbeats",
+            "8",
+            "--rebalance",
+            "off",
+        ]
 
 
 class NodeProcess(S3liteProcess):

@@ -5,7 +5,8 @@ A round holds the database lease (one gateway at a time), counts the bytes each 
 up holds from the object records, plans with ``BalancePlan``, then walks the objects and moves
 the shards the plan picks, one at a time, with ``ShardRelocator`` (safe at every step) and the
 bytes read from the shard's node, paced by ``Pace``. It walks again until the spread is within
-the target or a walk moved nothing. Rounds start on a timer, and soon after a node registers
+the target, or until a walk by the plan's strict rule and one by its relaxed rule both moved
+nothing. Rounds start on a timer, and soon after a node registers
 with this gateway; between rounds only the nodes' counts are read, never the records, unless
 those counts say the cluster is out of balance.
 """
@@ -96,7 +97,8 @@ class Rebalancer:
             "bytes_moved": progress.bytes_done,
             "bytes_per_second": round(progress.bytes_per_second, 1),
             "spread": round(await self.spread(), 6),
-            "lease_holder": await self.lease.current_holder(),
+            "lease_holder": await self.lease.current_holder(),  # whoever rebalances now
+            "this_gateway": self.lease.holder,
             "progress": progress.to_document(),
         }
 
@@ -136,8 +138,13 @@ class Rebalancer:
                 len(plan.shares),
                 self.progress.bytes_total,
             )
-            while not plan.balanced() and await self.walk(plan):
-                plan = await self.plan()
+            while not plan.balanced():
+                if await self.walk(plan):
+                    plan = await self.plan()
+                elif plan.relaxed:
+                    break  # nothing more helps
+                else:
+                    plan.relaxed = True
             self.progress.detail["spread_after"] = round(plan.spread(), 6)
             log.info(
                 "rebalance: moved %d shards, %d bytes; spread now %.4f",
