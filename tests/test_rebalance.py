@@ -273,7 +273,9 @@ def test_reads_and_writes_during_a_rebalance_get_the_right_bytes(make_cluster, g
         for worker in workers:
             worker.join()
     assert failures == []
-    wait_balanced(cluster)
+    wait_until(
+        lambda: status(cluster.gateway)["running"] is False, SETTLE_SECONDS, "the round to end"
+    )
     assert_reads_back(cluster, bucket, expected)
     assert_no_orphans(
         cluster, gateway_db, bucket, [k for k, v in expected.items() if v is not None]

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 JOIN_SETTLE_SECONDS = 2.0  # nodes joining together make one round, not one each
 CHECK_SECONDS = 1.0  # how often the loop looks for a join
+MOVES_AT_ONCE = 4
 LEASE_SECONDS = 30.0  # a holder that dies delays the next rebalance this long at most
 
 
@@ -62,6 +63,9 @@ class Rebalancer:
         self.target_spread = target_spread
         self.progress = Progress(job="rebalance")
         self.lease_renewed = 0.0
+        # The nodes' counts after a round that could not reach the target: until they change
+        # (a write, a deletion, a join), another round would only read every record again.
+        self.futile_counts: list[NodeShare] | None = None
 
     # What it would do
 
@@ -123,8 +127,12 @@ class Rebalancer:
     async def run_round(self, when_counts_say: bool = True) -> bool:
         """One round, if this process gets the lease and (``when_counts_say``) the nodes'
         counts say it is needed; answer whether it ran."""
-        if when_counts_say and await self.spread() <= self.target_spread:
-            return False
+        if when_counts_say:
+            counts = await self.node_shares(from_records=False)
+            if counts == self.futile_counts:
+                return False  # the last round could do no better with these very counts
+            if BalancePlan(counts, self.target_spread).balanced():
+                return False
         if not await self.lease.take():
             return False
         self.lease_renewed = time.monotonic()
@@ -146,6 +154,8 @@ class Rebalancer:
                 else:
                     plan.relaxed = True
             self.progress.detail["spread_after"] = round(plan.spread(), 6)
+            balanced = plan.balanced()
+            self.futile_counts = None if balanced else await self.node_shares(from_records=False)
             log.info(
                 "rebalance: moved %d shards, %d bytes; spread now %.4f",
                 self.progress.items_done,
@@ -158,30 +168,34 @@ class Rebalancer:
         return True
 
     async def walk(self, plan: BalancePlan) -> int:
-        """One pass over the objects, moving what the plan picks; answer how many moved."""
-        moved = 0
-        async with contextlib.aclosing(self.metadata.all_objects()) as records:
-            async for record in records:
-                for part in record.parts:
-                    moved += await self.rebalance_part(plan, record, part)
-                if plan.balanced() or not await self.keep_lease():
-                    break
-        return moved
+        """One pass over the objects, moving what the plan picks, ``MOVES_AT_ONCE`` at a time
+        (small shards take longer to switch than to copy); answer how many moved.
 
-    async def rebalance_part(
-        self, plan: BalancePlan, record: ObjectRecord, part: ObjectPart
-    ) -> int:
-        taken = {shard.node_id for shard in part.shards}  # data and parity alike
-        moved = 0
-        for shard in part.shards:
-            target = plan.target_for(shard.node_id, shard.size, taken)
-            if target is None:
-                continue
-            if await self.move(plan, record, part, shard, target):
-                taken.add(target)
-                taken.discard(shard.node_id)
-                moved += 1
-        return moved
+        The plan counts a move as soon as it is chosen, and takes it back if it fails, so
+        moves under way are never chosen twice over."""
+        slots = asyncio.Semaphore(MOVES_AT_ONCE)
+        moving: set[asyncio.Task] = set()
+        try:
+            async with contextlib.aclosing(self.metadata.all_objects()) as records:
+                async for record in records:
+                    for part in record.parts:
+                        taken = {shard.node_id for shard in part.shards}  # data and parity
+                        for shard in part.shards:
+                            target = plan.target_for(shard.node_id, shard.size, taken)
+                            if target is None:
+                                continue
+                            plan.record(Move(shard.node_id, target, shard.size))
+                            taken.add(target)
+                            await slots.acquire()
+                            move = self.move(plan, record, part, shard, target)
+                            task = asyncio.ensure_future(move)
+                            task.add_done_callback(lambda _: slots.release())
+                            moving.add(task)
+                    if plan.balanced() or not await self.keep_lease():
+                        break
+        finally:
+            results = await asyncio.gather(*moving, return_exceptions=True)
+        return sum(result is True for result in results)
 
     async def move(
         self,
@@ -191,6 +205,7 @@ class Rebalancer:
         shard: ShardRecord,
         target: str,
     ) -> bool:
+        """One move the plan counted already; it is taken back from the plan if it fails."""
         try:
             copy = await self.relocator.relocate(
                 record, part.number, shard, target, self.paced_bytes(shard)
@@ -200,16 +215,16 @@ class Rebalancer:
                 "rebalance: cannot read %s from %s: %s", shard.shard_id, shard.node_id, failure
             )
             plan.exclude(shard.node_id)
+            copy = None
             self.progress.problems += 1
-            return False
         except Exception as error:  # noqa: BLE001 - the target failed; the round goes on without it
             log.warning("rebalance: cannot copy %s to %s: %s", shard.shard_id, target, error)
             plan.exclude(target)
+            copy = None
             self.progress.problems += 1
+        if copy is None:  # failed, or the object changed meanwhile: the client's write won
+            plan.record(Move(target, shard.node_id, shard.size))
             return False
-        if copy is None:
-            return False  # the object changed meanwhile: the client's write won
-        plan.record(Move(shard.node_id, target, shard.size))
         self.progress.advance(items=1, nbytes=shard.size)
         return True
 
