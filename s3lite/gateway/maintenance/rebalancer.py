@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 JOIN_SETTLE_SECONDS = 2.0  # nodes joining together make one round, not one each
 CHECK_SECONDS = 1.0  # how often the loop looks for a join
 MOVES_AT_ONCE = 4
-LEASE_SECONDS = 30.0  # a holder that dies delays the next rebalance this long at most
+LEASE_SECONDS = 10.0  # a holder that dies delays the next rebalance this long at most
 
 
 class SourceFailed(Exception):
@@ -62,17 +62,17 @@ class Rebalancer:
         self.pace = pace
         self.target_spread = target_spread
         self.progress = Progress(job="rebalance")
-        self.lease_renewed = 0.0
-        # The nodes' counts after a round that could not reach the target: until they change
-        # (a write, a deletion, a join), another round would only read every record again.
+        self.lease_lost = False
+        # The nodes' counts after the last round: until they change (a write, a deletion, a
+        # join), another round would only read every record again to find the same.
         self.futile_counts: list[NodeShare] | None = None
 
     # What it would do
 
     async def node_shares(self, from_records: bool) -> list[NodeShare]:
         """The nodes that are up, with the bytes each holds: counted from the object records
-        (exact, a pass over them all) or the placement counts (cheap, and ahead by whatever
-        waits for a deferred deletion)."""
+        (what the store refers to, a pass over them all) or as the nodes last reported (cheap,
+        and ahead by whatever waits for a deferred deletion)."""
         up = await self.registry.up_node_ids()
         described = {node["node_id"]: node for node in await self.registry.describe_all()}
         if from_records:
@@ -81,7 +81,7 @@ class Rebalancer:
                 for shard in record.shards:
                     held[shard.node_id] += shard.size
         else:
-            held = {node_id: node["bytes_assigned"] for node_id, node in described.items()}
+            held = {node_id: node["bytes_stored"] for node_id, node in described.items()}
         return [
             NodeShare(node_id, held.get(node_id, 0), described[node_id]["capacity_bytes"])
             for node_id in sorted(up)
@@ -135,7 +135,8 @@ class Rebalancer:
                 return False
         if not await self.lease.take():
             return False
-        self.lease_renewed = time.monotonic()
+        self.lease_lost = False
+        keeper = asyncio.ensure_future(self.keep_lease())
         try:
             plan = await self.plan()
             self.progress.start(bytes_total=plan.bytes_to_move())
@@ -154,8 +155,7 @@ class Rebalancer:
                 else:
                     plan.relaxed = True
             self.progress.detail["spread_after"] = round(plan.spread(), 6)
-            balanced = plan.balanced()
-            self.futile_counts = None if balanced else await self.node_shares(from_records=False)
+            self.futile_counts = await self.node_shares(from_records=False)
             log.info(
                 "rebalance: moved %d shards, %d bytes; spread now %.4f",
                 self.progress.items_done,
@@ -163,6 +163,7 @@ class Rebalancer:
                 plan.spread(),
             )
         finally:
+            keeper.cancel()
             self.progress.finish()
             await self.lease.release()
         return True
@@ -191,7 +192,7 @@ class Rebalancer:
                             task = asyncio.ensure_future(move)
                             task.add_done_callback(lambda _: slots.release())
                             moving.add(task)
-                    if plan.balanced() or not await self.keep_lease():
+                    if plan.balanced() or self.lease_lost:
                         break
         finally:
             results = await asyncio.gather(*moving, return_exceptions=True)
@@ -238,15 +239,20 @@ class Rebalancer:
         except Exception as error:
             raise SourceFailed(str(error)) from error
 
-    async def keep_lease(self) -> bool:
-        """Renew the lease once a third of it has passed; False if it was lost."""
-        if time.monotonic() - self.lease_renewed < self.lease.seconds / 3:
-            return True
-        self.lease_renewed = time.monotonic()
-        if await self.lease.take():
-            return True
-        log.warning("rebalance: lost the lease to %s; stopping", await self.lease.current_holder())
-        return False
+    async def keep_lease(self) -> None:
+        """Renew the lease three times per its length while the round runs, however long one
+        move takes; a lost lease stops the walk after the moves under way."""
+        while True:
+            await asyncio.sleep(self.lease.seconds / 3)
+            try:
+                renewed = await self.lease.take()
+            except Exception:  # noqa: BLE001 - unsure it is still ours: stop as if it were lost
+                log.exception("rebalance: cannot renew the lease")
+                renewed = False
+            if not renewed:
+                self.lease_lost = True
+                log.warning("rebalance: lost the lease to %s", await self.lease.current_holder())
+                return
 
 
 def make_rebalancer(
