@@ -373,7 +373,7 @@ def test_two_gateways_never_move_shards_at_the_same_time(make_cluster, gateway_d
 
 @pytest.mark.slow
 def test_an_overwrite_or_a_delete_racing_a_move_wins(make_cluster, gateway_db):
-    cluster = make_cluster(*slow(32 * KIB))
+    cluster = make_cluster(*slow(96 * KIB))
     bucket = new_bucket(cluster)
     objects: dict[str, bytes | None] = {
         f"racing {n}": random.Random(n).randbytes(1200 * KIB) for n in range(3)
