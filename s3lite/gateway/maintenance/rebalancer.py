@@ -194,6 +194,10 @@ class Rebalancer:
                             moving.add(task)
                     if plan.balanced() or self.lease_lost:
                         break
+        except asyncio.CancelledError:
+            for task in moving:
+                task.cancel()  # the gateway stops: the collector settles their intents
+            raise
         finally:
             results = await asyncio.gather(*moving, return_exceptions=True)
         return sum(result is True for result in results)
