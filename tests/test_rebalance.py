@@ -6,7 +6,10 @@ with SIGKILL while a shard is being copied. Each test ends by checking that ever
 back as written and that the nodes hold exactly the shards the records point at.
 """
 
+import json
 import random
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -415,3 +418,40 @@ def test_an_overwrite_or_a_delete_racing_a_move_wins(make_cluster, gateway_db):
 
     cluster.restart_gateway("--rebalance", "off")
     assert_no_orphans(cluster, gateway_db, bucket, [k for k, v in objects.items() if v is not None])
+
+
+@pytest.mark.slow
+def test_the_rebalance_command_shows_the_plan_and_runs_a_round(make_cluster, gateway_db):
+    cluster = make_cluster()  # the harness's gateway: rebalancer off
+    bucket = new_bucket(cluster)
+    objects = fill(cluster, bucket, count=60, seed=18, largest=96 * KIB)
+    start_nodes(cluster, 3)
+    command = [
+        sys.executable,
+        "-m",
+        "s3lite",
+        "rebalance",
+        "--mongo-uri",
+        cluster.mongo_uri,
+        "--db",
+        cluster.gateway.db,
+        "--cluster-token",
+        cluster.token,
+        "--delete-delay-seconds",
+        "0",  # as the harness's gateway: replaced shards go at once
+        "--json",
+    ]
+    shown = json.loads(subprocess.run(command, capture_output=True, check=True).stdout)
+    before = shown["plan"]
+    assert not before["balanced"] and before["bytes_to_move"] > 0 and "ran" not in shown
+    assert len(before["nodes"]) == 9
+    assert status(cluster.gateway)["bytes_moved"] == 0  # showing moves nothing
+
+    ran = json.loads(subprocess.run([*command, "--run"], capture_output=True, check=True).stdout)
+    assert ran["ran"] is True and ran["progress"]["bytes_done"] > 0
+    assert ran["after"]["spread"] < before["spread"] / 10
+    assert_reads_back(cluster, bucket, objects)
+    assert_no_orphans(cluster, gateway_db, bucket, objects)
+
+    table = subprocess.run(command[:-1], capture_output=True, check=True, text=True).stdout
+    assert "bytes to move" in table and "fair share" in table
