@@ -122,8 +122,9 @@ class ShardRelocator:
         url = await self.registry.url_of(copy.node_id)
         sender = self.nodes.sender(copy.node_id, url, copy.shard_id, copy.size)
         alive = asyncio.ensure_future(self.keep_alive(write_id))
+        chunks = aiter(source)
         try:
-            async for chunk in source:
+            async for chunk in chunks:
                 if sender.sent + len(chunk) > copy.size:
                     raise PartCorrupted(f"more than the {copy.size} bytes of {copy.shard_id}")
                 await sender.write(chunk)
@@ -137,6 +138,8 @@ class ShardRelocator:
             alive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await alive
+            if hasattr(chunks, "aclose"):
+                await chunks.aclose()  # stops a read from the source node at once
         if (stored.size, stored.sha256) != (copy.size, copy.sha256):
             raise PartCorrupted(
                 f"node {copy.node_id} stored {stored.size} bytes with SHA-256 {stored.sha256} "
