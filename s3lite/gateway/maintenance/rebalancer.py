@@ -3,12 +3,12 @@ their share of what is already stored, not only of what comes next.
 
 A round holds the database lease (one gateway at a time), counts the bytes each node that is
 up holds from the object records, plans with ``BalancePlan``, then walks the objects and moves
-the shards the plan picks, one at a time, with ``ShardRelocator`` (safe at every step) and the
-bytes read from the shard's node, paced by ``Pace``. It walks again until the spread is within
-the target, or until a walk by the plan's strict rule and one by its relaxed rule both moved
-nothing. Rounds start on a timer, and soon after a node registers
-with this gateway; between rounds only the nodes' counts are read, never the records, unless
-those counts say the cluster is out of balance.
+the shards the plan picks, ``MOVES_AT_ONCE`` at a time, with ``ShardRelocator`` (safe at every
+step) and the bytes read from the shard's node, paced by ``Pace``. It walks again until the
+spread is within the target, or until a walk by the plan's strict rule and one by its relaxed
+rule both moved nothing. Rounds start soon after a node registers with this gateway, and on a
+timer; between rounds only the nodes' own counts are read, and the records only once those say
+the cluster is out of balance and have changed since the last round.
 """
 
 import asyncio
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 JOIN_SETTLE_SECONDS = 2.0  # nodes joining together make one round, not one each
 CHECK_SECONDS = 1.0  # how often the loop looks for a join
-MOVES_AT_ONCE = 4
+MOVES_AT_ONCE = 4  # small shards take longer to switch than to copy
 LEASE_SECONDS = 10.0  # a holder that dies delays the next rebalance this long at most
 
 
