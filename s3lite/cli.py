@@ -22,6 +22,10 @@ COMMANDS = {
         settings.GatewayConfig,
         "check every part of every object on its node; exit 1 if any is missing or damaged",
     ),
+    "repair": (
+        settings.GatewayConfig,
+        "rebuild missing and damaged shards, delete stray ones, once; exit 1 if any is left",
+    ),
     "rebalance": (
         settings.GatewayConfig,
         "show how far the nodes' fill is from even and, with --run, even it out once",
@@ -29,7 +33,11 @@ COMMANDS = {
 }
 
 # Options of a maintenance subcommand that are not settings, handed to its ``run``.
-OPTIONS_OF = {"scrub": ("deep",), "rebalance": ("run_round", "as_json")}
+OPTIONS_OF = {
+    "scrub": ("deep",),
+    "repair": ("deep", "add_parity", "dry_run", "as_json"),
+    "rebalance": ("run_round", "as_json"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +51,23 @@ def build_parser() -> argparse.ArgumentParser:
                 "--deep",
                 action="store_true",
                 help="also read every part's bytes and check their SHA-256 (slow)",
+            )
+        if role == "repair":
+            subparser.add_argument(
+                "--deep",
+                action="store_true",
+                help="have the nodes read every shard and check its bytes (slow)",
+            )
+            subparser.add_argument(
+                "--add-parity",
+                action="store_true",
+                help="give parity shards to parts written without them",
+            )
+            subparser.add_argument(
+                "--dry-run", action="store_true", help="list stray shards instead of deleting them"
+            )
+            subparser.add_argument(
+                "--json", dest="as_json", action="store_true", help="print JSON, for scripts"
             )
         if role == "rebalance":
             subparser.add_argument(
@@ -62,6 +87,8 @@ def runner(role: str):
         from s3lite.node.app import run
     elif role == "rebalance":
         from s3lite.gateway.maintenance.rebalance_command import run
+    elif role == "repair":
+        from s3lite.gateway.maintenance.repair_command import run
     else:
         from s3lite.gateway.maintenance.scrub import run
     return run

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TIB = 1024**4
+MAX_PARITY_SHARDS = 6  # as many as data shards: beyond, replicas cost less
 
 
 class ConfigError(Exception):
@@ -35,6 +36,15 @@ class GatewayConfig:
     access_key: str = option(None, "S3 access key; with --secret-key, requests must be signed")
     secret_key: str = option(None, "S3 secret key")
     max_object_size: int = option(5 * TIB, "largest object a single PUT may store, in bytes")
+    parity_shards: int = option(
+        2, "Reed-Solomon parity shards per part; with 6 + this many nodes, any this many may fail"
+    )
+    repair_after_seconds: float = option(
+        900.0, "a node down this long has its shards rebuilt on other nodes"
+    )
+    repair_interval_seconds: float = option(
+        300.0, "how often the repairer looks for shards to rebuild (0: never by itself)"
+    )
     down_after_missed_heartbeats: int = option(3, "heartbeats a node may miss before it is down")
     retry_deletes_seconds: float = option(10.0, "how often deferred part deletions are retried")
     delete_delay_seconds: float = option(
@@ -221,6 +231,12 @@ def validate_gateway(config: GatewayConfig) -> None:
         raise ConfigError("setting --max-object-size: must not be negative")
     if config.down_after_missed_heartbeats < 1:
         raise ConfigError("setting --down-after-missed-heartbeats: must be at least 1")
+    if not 0 <= config.parity_shards <= MAX_PARITY_SHARDS:
+        raise ConfigError(f"setting --parity-shards: must be between 0 and {MAX_PARITY_SHARDS}")
+    if config.repair_after_seconds < 0 or config.repair_interval_seconds < 0:
+        raise ConfigError(
+            "settings --repair-after-seconds and --repair-interval-seconds: must not be negative"
+        )
     if config.delete_delay_seconds < 0:
         raise ConfigError("setting --delete-delay-seconds: must not be negative")
     if not 0 < config.rebalance_target_spread < 1:

@@ -17,6 +17,9 @@ a long mixed load reads back exactly what it wrote. Sections, chosen with ``--on
   the same database (``bench_lib/baselines.py``);
 - ``peers``: moto in server mode and, when it has been built, SeaweedFS, with the same large and
   small transfers (``bench_lib/peers.py``);
+- ``parity``: on an eight-node cluster of its own, the code's encode and decode rate, a large
+  object PUT and GET with ``--parity-shards`` 0 and 2, and GETs with one and two nodes killed
+  (``bench_lib/parity.py``);
 - ``scale``: the six-node cluster filled in steps (``--scale-steps-gib``) with 256 MiB objects,
   and at each step GETs of 1 and 64 MiB, PUTs of 4 KiB and DELETEs of 64 MiB of the newest
   objects, and a listing page from a bucket of 100,000 records inserted straight into the
@@ -60,6 +63,7 @@ from bench_lib import baselines, peers  # noqa: E402
 from bench_lib.floor import database_floor  # noqa: E402
 from bench_lib.measure import PeakRss, Target  # noqa: E402
 from bench_lib.mixed import PROBLEM_KINDS, mixed_load  # noqa: E402
+from bench_lib.parity import parity_section  # noqa: E402
 from bench_lib.rebalance import RebalanceSettings, rebalance_section  # noqa: E402
 from bench_lib.report import print_report  # noqa: E402
 from bench_lib.scale import ScaleSettings, scale_section  # noqa: E402
@@ -84,7 +88,7 @@ from tests.processes import (  # noqa: E402
     unique_prefix,
 )
 
-SECTIONS = ("baselines", "large", "small", "load", "peers", "scale", "rebalance")
+SECTIONS = ("baselines", "large", "small", "load", "peers", "parity", "scale", "rebalance")
 PEERS = ("moto", "seaweedfs")
 BUCKET = "bench"
 INTERRUPTED = threading.Event()
@@ -189,6 +193,7 @@ class Bench:
     prefix: str = field(default_factory=unique_prefix)
     database: DatabaseProcess | None = None
     cluster: Cluster | None = None
+    parity_cluster: Cluster | None = None
     servers: list[ServerProcess] = field(default_factory=list)  # besides the cluster
     sink: baselines.SocketSink | None = None
     bare: baselines.BareTornado | None = None
@@ -213,7 +218,10 @@ class Bench:
             request(self.cluster.url, "PUT", f"/{BUCKET}", {}, (200,))
             if self.args.profile:
                 self.start_profilers()
-        if self.wants("large") or self.wants("baselines") or self.wants("peers"):
+        if self.wants("parity"):
+            self.parity_cluster = BenchCluster(self.database.uri, f"{self.prefix}_p", self.logs)
+            self.parity_cluster.start(node_count=8)
+        if {"large", "baselines", "peers", "parity"} & set(self.args.only):
             self.source = self.workdir / "object.bin"
             size_mib = max(self.args.size_mib, self.args.peer_size_mib)
             print(f"writing {size_mib} MiB of random bytes to {self.source}", file=sys.stderr)
@@ -294,8 +302,9 @@ class Bench:
             self.sink.stop()
         for server in self.servers:
             server.stop()
-        if self.cluster is not None:
-            self.cluster.stop()
+        for cluster in (self.cluster, self.parity_cluster):
+            if cluster is not None:
+                cluster.stop()
         if self.database is not None:
             if self.database.running and not INTERRUPTED.is_set():
                 drop_databases(self.database.uri, self.prefix)
@@ -340,6 +349,8 @@ class Bench:
                 except BenchError as error:  # a peer's failure is reported, not fatal
                     self.failures[target.name] = f"failed in run {run}: {error}"
                     print(f"  {target.name} failed: {error}", file=sys.stderr)
+        if self.wants("parity"):
+            figures.update(parity_section(self.parity_cluster, self.source, self.sha256, run))
         if self.wants("scale") and run == args.runs:
             figures.update(self.scale())
         if self.wants("rebalance") and run == args.runs:

@@ -33,6 +33,8 @@ READY_SECONDS = 30.0
 STOP_SECONDS = 15.0
 POLL_SECONDS = 0.05
 NODE_COUNT = 6
+PARITY_SHARDS = 2  # the gateway's default, which the tests' gateways run with
+SHARDS_PER_PART = 6 + PARITY_SHARDS  # six data shards, then parity
 # What a gateway that checks signatures is started with (the ``secured`` fixture); the secret has
 # the characters that clients which mangle a secret trip over.
 ACCESS_KEY = "s3lite-test-access"

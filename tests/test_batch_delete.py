@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.processes import wait_until
+from tests.processes import SHARDS_PER_PART, wait_until
 
 BATCH = 1000
 # Keys of the batch that exist: storing 1,000 objects takes minutes on a loaded test machine,
@@ -28,7 +28,7 @@ def test_a_batch_of_1000_keys_while_others_are_served(shared_cluster):
     with ThreadPoolExecutor(4) as pool:
         stored = keys[:: BATCH // STORED]
         list(pool.map(lambda key: s3.put_object(Bucket=bucket, Key=key, Body=b"x"), stored))
-    assert len(shared_cluster.stored_part_ids()) == 6 * STORED
+    assert len(shared_cluster.stored_part_ids()) == SHARDS_PER_PART * STORED
 
     others = f"others-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=others)
@@ -92,7 +92,7 @@ def test_with_a_delete_delay_a_batch_records_its_shard_deletions_for_later(share
     for key in keys:
         s3.put_object(Bucket=bucket, Key=key, Body=b"z")
     stored = shared_cluster.stored_part_ids() - before
-    assert len(stored) == 6 * len(keys)
+    assert len(stored) == SHARDS_PER_PART * len(keys)
     answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys]})
     assert len(answer["Deleted"]) == len(keys)
     assert stored <= shared_cluster.stored_part_ids()  # still there for readers

@@ -20,7 +20,14 @@ from botocore.exceptions import ClientError
 
 from s3lite.gateway.cluster.registry import PLACEMENT_VIEW_SECONDS
 from s3lite.gateway.data.splitting import DATA_SHARDS, shard_boundaries
-from tests.processes import Cluster, GatewayProcess, free_port, wait_until
+from tests.processes import (
+    PARITY_SHARDS,
+    SHARDS_PER_PART,
+    Cluster,
+    GatewayProcess,
+    free_port,
+    wait_until,
+)
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -68,12 +75,19 @@ def nodes_by_id(cluster: Cluster) -> dict[str, dict]:
 
 
 def part_nodes(cluster: Cluster, bucket: str, key: str) -> list[str]:
-    """The node of each of the object's parts, in order, as the cluster API reports them."""
+    """The node of each of the object's shards, data then parity, as the cluster API reports
+    them; the six data shards are always on distinct nodes."""
     response = cluster.api("GET", f"/_cluster/objects/{bucket}/{key}")
     assert response.status == 200, response.body
-    parts = response.json()["parts"]
-    assert [part["index"] for part in parts] == list(range(DATA_SHARDS))
-    return [part["node_id"] for part in parts]
+    shards = response.json()["parts"] + response.json()["parity"]
+    assert [shard["index"] for shard in shards] == list(range(SHARDS_PER_PART))
+    assert len({shard["node_id"] for shard in shards[:DATA_SHARDS]}) == DATA_SHARDS
+    return [shard["node_id"] for shard in shards]
+
+
+def stored_bytes(size: int) -> int:
+    """What an object of ``size`` bytes takes on the nodes: its data and its parity."""
+    return size + PARITY_SHARDS * -(-size // DATA_SHARDS)
 
 
 def stored_nowhere(s3, bucket: str, key: str) -> bool:
@@ -265,7 +279,8 @@ def test_a_seventh_node_takes_parts_from_the_very_next_upload(cluster):
     assert {node for key in after for node in placements[key]} == {
         node.node_id for node in cluster.nodes
     }
-    assert all(len(set(nodes)) == DATA_SHARDS for nodes in placements.values())
+    # Seven nodes: the eight shards of each object after the seventh joined use all of them.
+    assert all(len(set(placements[key])) == 7 for key in after)
 
 
 # Restarts, failures and returns ----------------------------------------------------------------
@@ -354,7 +369,7 @@ def test_a_down_node_takes_no_new_parts(cluster):
     for key, content in contents.items():
         nodes = part_nodes(cluster, bucket, key)
         assert down.node_id not in nodes
-        assert len(set(nodes)) == DATA_SHARDS and set(nodes) <= up_ids
+        assert set(nodes) <= up_ids
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == content
 
 
@@ -384,6 +399,7 @@ OBJECT = DATA_SHARDS * PART  # every part of it exactly PART bytes
 
 
 def test_a_full_node_takes_no_more_parts(cluster):
+    cluster.restart_gateway("--parity-shards", "0")  # the arithmetic of data shards alone
     small = cluster.add_node("--capacity-bytes", str(2 * PART))
     s3 = cluster.s3()
     bucket = new_bucket(s3)
@@ -412,6 +428,7 @@ def test_when_fewer_than_six_nodes_have_room_a_put_is_refused_and_nothing_is_sto
     gateway_only,
 ):
     cluster = gateway_only
+    cluster.restart_gateway("--parity-shards", "0")  # the arithmetic of data shards alone
     # Seven nodes with room for three parts each: three objects leave four of them full.
     start_nodes(cluster, 7, "--capacity-bytes", str(3 * PART))
     s3 = cluster.s3(retries={"max_attempts": 1})
@@ -530,7 +547,8 @@ def test_nodes_fill_evenly_also_after_more_nodes_join(gateway_only, record_prope
         listed = cluster.listed_nodes()
         assigned = [entry["bytes_assigned"] for entry in listed]
         assert len(assigned) == len(cluster.nodes)
-        assert sum(assigned) == sum(written)  # every byte counted once, on one node
+        # every byte counted once, on one node
+        assert sum(assigned) == sum(map(stored_bytes, written))
         difference, mean = max(assigned) - min(assigned), sum(assigned) / len(assigned)
         bound = largest_part(written) + len(written)
         percent = 100 * difference / mean
@@ -551,7 +569,7 @@ def test_nodes_fill_evenly_also_after_more_nodes_join(gateway_only, record_prope
             listed = cluster.listed_nodes()
             bytes_match = all(e["bytes_stored"] == e["bytes_assigned"] for e in listed)
             parts = sum(e["parts_stored"] for e in listed)
-            return bytes_match and parts == DATA_SHARDS * len(written)
+            return bytes_match and parts == SHARDS_PER_PART * len(written)
 
         wait_until(reported_by_the_nodes, 30, "the nodes to report every part placed on them")
 

@@ -10,7 +10,7 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from tests.processes import wait_until
+from tests.processes import PARITY_SHARDS, SHARDS_PER_PART, wait_until
 
 MIB = 1024 * 1024
 
@@ -18,6 +18,12 @@ MIB = 1024 * 1024
 def upload_intents(cluster) -> list[dict]:
     with pymongo.MongoClient(cluster.mongo_uri) as client:
         return list(client[cluster.gateway.db]["upload_intents"].find())
+
+
+def shard_ids(cluster, bucket: str, key: str) -> set[str]:
+    """Every shard of the object, data and parity."""
+    layout = cluster.api("GET", f"/_cluster/objects/{bucket}/{key}").json()
+    return {shard["shard_id"] for shard in layout["parts"] + layout["parity"]}
 
 
 def code_of(error: ClientError) -> str:
@@ -35,6 +41,7 @@ def test_upload_file_and_download_file_of_40_mib_in_parts(shared_cluster, s3, bu
     assert head["ETag"].endswith('-5"')
     layout = shared_cluster.api("GET", f"/_cluster/objects/{bucket}/big/forty.bin").json()
     assert len(layout["parts"]) == 5 * 6
+    assert len(layout["parity"]) == 5 * PARITY_SHARDS  # each uploaded part is protected
     assert [p["offset"] for p in layout["parts"]] == sorted(p["offset"] for p in layout["parts"])
 
     target = tmp_path / "back.bin"
@@ -107,7 +114,7 @@ def test_a_repeated_completion_succeeds_and_unused_parts_are_deleted(shared_clus
     used = s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"a")
     s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=2, Body=b"unused")
     uploaded = shared_cluster.stored_part_ids() - before
-    assert len(uploaded) == 12
+    assert len(uploaded) == 2 * SHARDS_PER_PART
 
     parts = {"Parts": [{"PartNumber": 1, "ETag": used["ETag"]}]}
     first = s3.complete_multipart_upload(
@@ -118,9 +125,8 @@ def test_a_repeated_completion_succeeds_and_unused_parts_are_deleted(shared_clus
     )
     assert first["ETag"] == again["ETag"]
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"a"
-    layout = shared_cluster.api("GET", f"/_cluster/objects/{bucket}/k").json()["parts"]
-    kept = {part["shard_id"] for part in layout}
-    assert len(kept) == 6
+    kept = shard_ids(shared_cluster, bucket, "k")
+    assert len(kept) == SHARDS_PER_PART
     assert shared_cluster.stored_part_ids() & uploaded == kept
 
 
@@ -128,7 +134,7 @@ def test_abort_deletes_the_parts_and_forgets_the_upload(shared_cluster, s3, buck
     before = shared_cluster.stored_part_ids()
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
     s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"x" * 1000)
-    assert len(shared_cluster.stored_part_ids() - before) == 6
+    assert len(shared_cluster.stored_part_ids() - before) == SHARDS_PER_PART
     listed = s3.list_multipart_uploads(Bucket=bucket)["Uploads"]
     assert [(u["Key"], u["UploadId"]) for u in listed] == [("k", upload_id)]
 
@@ -146,7 +152,7 @@ def test_a_multipart_upload_left_open_expires_with_its_parts(cluster):
     s3.create_bucket(Bucket="forgotten")
     upload_id = s3.create_multipart_upload(Bucket="forgotten", Key="k")["UploadId"]
     s3.upload_part(Bucket="forgotten", Key="k", UploadId=upload_id, PartNumber=1, Body=b"x" * 99)
-    assert len(cluster.stored_part_ids()) == 6
+    assert len(cluster.stored_part_ids()) == SHARDS_PER_PART
 
     wait_until(lambda: not cluster.stored_part_ids(), 30, "the expired upload's parts to go")
     with pytest.raises(ClientError) as error:
@@ -170,7 +176,7 @@ def test_an_abort_or_completion_cut_short_is_undone_once_the_upload_expires(
         client[cluster.gateway.db]["multipart_uploads"].update_one(
             {"upload_id": upload_id}, {"$set": left_by_a_dead_gateway}
         )
-    assert len(cluster.stored_part_ids()) == 6
+    assert len(cluster.stored_part_ids()) == SHARDS_PER_PART
 
     cluster.restart_gateway("--multipart-expiry-seconds", "2", "--gc-interval-seconds", "0.5")
     wait_until(lambda: not cluster.stored_part_ids(), 30, "the stuck upload's parts to go")
@@ -202,8 +208,7 @@ def test_the_newest_upload_of_a_part_number_counts(shared_cluster, s3, bucket):
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": newer["ETag"]}]},
     )
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"new"
-    layout = shared_cluster.api("GET", f"/_cluster/objects/{bucket}/k").json()["parts"]
-    assert shared_cluster.stored_part_ids() - before == {part["shard_id"] for part in layout}
+    assert shared_cluster.stored_part_ids() - before == shard_ids(shared_cluster, bucket, "k")
 
 
 def test_a_part_still_arriving_when_the_upload_completes_is_refused_and_collected(cluster):
@@ -233,8 +238,7 @@ def test_a_part_still_arriving_when_the_upload_completes_is_refused_and_collecte
     assert b"<Code>NoSuchUpload</Code>" in reply
 
     assert s3.get_object(Bucket="bucket", Key="k")["Body"].read() == b"1"
-    layout = cluster.api("GET", "/_cluster/objects/bucket/k").json()["parts"]
-    kept = {part["shard_id"] for part in layout}
+    kept = shard_ids(cluster, "bucket", "k")
     wait_until(lambda: cluster.stored_part_ids() == kept, 30, "the late part to be collected")
     assert s3.get_object(Bucket="bucket", Key="k")["Body"].read() == b"1"
 

@@ -11,6 +11,7 @@ import time
 import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
+from collections import Counter
 
 import pymongo
 import pytest
@@ -313,24 +314,32 @@ def test_listing_entries_carry_size_etag_and_date(shared_cluster, s3, bucket):
 # Faults that need a cluster of their own
 
 
-def test_a_node_down_makes_a_read_fail_with_503_before_any_byte(cluster):
+def test_more_nodes_down_than_parity_shards_makes_a_read_fail_with_503_before_any_byte(cluster):
     s3 = cluster.s3(retries={"max_attempts": 1})
     s3.create_bucket(Bucket="reads")
     body = os.urandom(60_000)
     s3.put_object(Bucket="reads", Key="k", Body=body)
-    holder = next(
-        n for n in cluster.nodes if n.node_id == parts_of(cluster, "reads", "k")[2]["node_id"]
-    )
-    holder.stop()
+    layout = cluster.api("GET", "/_cluster/objects/reads/k").json()
+    held = Counter(shard["node_id"] for shard in layout["parts"] + layout["parity"])
+    # Nodes other than shard 0's, most shards first, until more than the parity is lost.
+    down, lost = [], 0
+    for node_id, count in held.most_common():
+        if node_id != layout["parts"][0]["node_id"] and lost <= len(layout["parity"]):
+            down.append(next(n for n in cluster.nodes if n.node_id == node_id))
+            lost += count
+    for node in down:
+        node.stop()
 
     response = http_request("GET", f"{cluster.url}/reads/k")
     assert response.status == 503
     assert response.s3_error_code == "ServiceUnavailable"
-    # A range that needs only parts on nodes that are up is still served.
+    # A range that needs only shards on nodes that are up is still served.
     assert s3.get_object(Bucket="reads", Key="k", Range="bytes=0-9")["Body"].read() == body[:10]
 
-    holder.start()
-    holder.wait_ready()
+    for node in down:
+        node.start()
+    for node in down:
+        node.wait_ready()
     assert s3.get_object(Bucket="reads", Key="k")["Body"].read() == body
 
 
@@ -377,31 +386,51 @@ def test_an_object_over_the_size_limit_is_entity_too_large(cluster):
     assert http_request("HEAD", f"{cluster.url}/limited/big").status == 404
 
 
-def damage_first_part(cluster, size: int) -> None:
+def damage_first_part(cluster, size: int, chunk: int = 0) -> bytes:
+    """Store an object and flip a byte of one chunk of its first shard in the node's database;
+    answer the object's bytes."""
     s3 = cluster.s3(retries={"max_attempts": 1})
     s3.create_bucket(Bucket="rot")
-    s3.put_object(Bucket="rot", Key="k", Body=os.urandom(size))
+    body = os.urandom(size)
+    s3.put_object(Bucket="rot", Key="k", Body=body)
     first = parts_of(cluster, "rot", "k")[0]
     holder = next(n for n in cluster.nodes if n.node_id == first["node_id"])
     with pymongo.MongoClient(cluster.mongo_uri) as client:
         chunks = client[holder.db]["parts.chunks"]
-        chunk = chunks.find_one({"_id": f"{first['shard_id']}/0"})
-        flipped = bytes([chunk["data"][0] ^ 0xFF]) + chunk["data"][1:]
-        chunks.update_one({"_id": chunk["_id"]}, {"$set": {"data": flipped}})
+        document = chunks.find_one({"_id": f"{first['shard_id']}/{chunk}"})
+        flipped = bytes([document["data"][0] ^ 0xFF]) + document["data"][1:]
+        chunks.update_one({"_id": document["_id"]}, {"$set": {"data": flipped}})
+    return body
 
 
-def test_a_corrupted_part_of_a_small_object_is_an_error_before_any_byte(cluster):
-    damage_first_part(cluster, 600_000)  # read whole before the answer starts
+def test_a_damaged_shard_of_a_small_object_is_rebuilt_from_parity(cluster):
+    body = damage_first_part(cluster, 600_000)  # read whole before the answer starts
+    assert http_request("GET", f"{cluster.url}/rot/k").body == body
+
+
+def test_a_damaged_shard_of_a_streamed_object_is_rebuilt_from_parity(cluster):
+    body = damage_first_part(cluster, 12 * 1024 * 1024, chunk=1)  # damage shows once read
+    assert http_request("GET", f"{cluster.url}/rot/k").body == body
+
+
+def test_without_parity_a_damaged_small_object_is_an_error_before_any_byte(cluster):
+    cluster.restart_gateway("--parity-shards", "0")
+    damage_first_part(cluster, 600_000)
     response = http_request("GET", f"{cluster.url}/rot/k")
-    assert (response.status, response.s3_error_code) == (500, "InternalError")
+    assert (response.status, response.s3_error_code) == (503, "ServiceUnavailable")
 
 
-def test_a_corrupted_part_cuts_the_download_instead_of_delivering_wrong_bytes(cluster):
-    damage_first_part(cluster, 6 * 1024 * 1024)  # streamed: the damage shows once read
+def test_without_parity_a_damaged_shard_cuts_the_download_instead_of_delivering_wrong_bytes(
+    cluster,
+):
+    cluster.restart_gateway("--parity-shards", "0")
+    damage_first_part(cluster, 12 * 1024 * 1024, chunk=1)
     connection = http.client.HTTPConnection("127.0.0.1", cluster.gateway.port, timeout=30)
     connection.request("GET", "/rot/k")
     response = connection.getresponse()
     assert response.status == 200
-    with pytest.raises(http.client.IncompleteRead):
-        response.read()
+    received = b""
+    with pytest.raises(http.client.IncompleteRead) as cut:
+        received = response.read()
     connection.close()
+    assert len(cut.value.partial) + len(received) <= 1024 * 1024  # chunk 0 at most, not chunk 1

@@ -12,7 +12,7 @@ MIB = 1024 * 1024
 
 def object_part_ids(cluster, key: str) -> set[str]:
     layout = cluster.api("GET", f"/_cluster/objects/bucket/{key}").json()
-    return {part["shard_id"] for part in layout["parts"]}
+    return {shard["shard_id"] for shard in layout["parts"] + layout["parity"]}
 
 
 def test_a_download_under_way_survives_an_overwrite_and_a_delete(cluster):

@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient
 
 from s3lite.errors import RequestTimeout
 from s3lite.gateway.cluster.registry import NodeRegistry
+from s3lite.gateway.data.erasure import ParityCode
 from s3lite.gateway.data.node_client import NodeClient
 from s3lite.gateway.data.node_http import NodeConnections
 from s3lite.gateway.data.removal import ShardRemover
@@ -21,6 +22,7 @@ from s3lite.gateway.metadata.records import IntentState, ShardRole
 from s3lite.gateway.metadata.store import Metadata
 
 TOKEN = "node-test-token"
+PARITY_SHARDS = 2
 
 
 @pytest.fixture
@@ -47,7 +49,13 @@ class Gateway:
     def upload(self, key: str) -> ObjectUpload:
         info = ObjectInfo("bucket", key, "text/plain", [])
         return ObjectUpload(
-            info, self.metadata, self.registry, self.nodes, self.remover, touch_seconds=60
+            info,
+            self.metadata,
+            self.registry,
+            self.nodes,
+            self.remover,
+            ParityCode.of(PARITY_SHARDS),
+            touch_seconds=60,
         )
 
     async def intent(self, upload: ObjectUpload) -> dict | None:
@@ -101,8 +109,10 @@ async def test_a_write_records_its_intent_before_any_shard_then_commits_and_forg
         stored = await gateway.metadata.get_object("bucket", "k")
         assert stored == record
         [part] = stored.parts
-        assert [shard.role for shard in part.shards] == [ShardRole.DATA] * 6
-        assert sorted(shard.size for shard in part.shards) == [16_667] * 5 + [16_668]
+        roles = [ShardRole.DATA] * 6 + [ShardRole.PARITY] * PARITY_SHARDS
+        assert [shard.role for shard in part.shards] == roles
+        assert [shard.size for shard in part.data_shards] == [16_667] * 5 + [16_668]
+        assert [shard.size for shard in part.parity_shards] == [16_668] * PARITY_SHARDS
         assert stored_shard_ids(six_nodes) == {shard.shard_id for shard in part.shards}
         await upload.abort()  # after a commit: nothing to undo
         assert stored_shard_ids(six_nodes) == {shard.shard_id for shard in part.shards}
@@ -154,3 +164,30 @@ async def test_an_overwrite_hands_back_the_shards_it_replaced(gateway, six_nodes
             shard.shard_id for shard in (await gateway.metadata.get_object("bucket", "k")).shards
         }
         assert not stored_shard_ids(six_nodes) & {shard.shard_id for shard in old.shards}
+
+
+def read_shard(nodes, shard) -> bytes:
+    for node in nodes:
+        if node.node_id == shard.node_id:
+            return node.request("GET", f"/_node/parts/{shard.shard_id}").body
+    raise AssertionError(f"no node {shard.node_id}")
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_parity_streamed_beside_the_last_shard_is_the_code_of_the_data(gateway, six_nodes):
+    """Uneven pieces, one of them across every shard boundary: the parity each node stored
+    is what the code makes of the six data shards, the shorter ones padded."""
+    async with gateway:
+        for node, listed in zip(six_nodes, await gateway.registry.describe_all(), strict=True):
+            node.node_id = listed["node_id"]
+        body = os.urandom(1_000_003)
+        upload = gateway.upload("k")
+        await upload.begin(len(body))
+        for start in range(0, len(body), 65_537):
+            await upload.write(body[start : start + 65_537])
+        [part] = (await upload.commit()).parts
+
+        data = [read_shard(six_nodes, shard) for shard in part.data_shards]
+        assert b"".join(data) == body
+        parity = [read_shard(six_nodes, shard) for shard in part.parity_shards]
+        assert parity == ParityCode.of(PARITY_SHARDS).encode(data)

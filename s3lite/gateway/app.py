@@ -8,6 +8,7 @@ from s3lite.gateway.api import cluster, s3_routes
 from s3lite.gateway.api.request_log import log_request
 from s3lite.gateway.api.s3_base import S3HeaderCase
 from s3lite.gateway.cluster.registry import NodeRegistry
+from s3lite.gateway.data.erasure import ParityCode
 from s3lite.gateway.data.multipart import MultipartUploads
 from s3lite.gateway.data.node_client import NodeClient
 from s3lite.gateway.data.node_http import NodeConnections
@@ -15,6 +16,7 @@ from s3lite.gateway.data.objects import Objects
 from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.maintenance.collector import OrphanCollector
 from s3lite.gateway.maintenance.rebalancer import make_rebalancer
+from s3lite.gateway.maintenance.repair import make_repairer
 from s3lite.gateway.metadata.store import Metadata
 from s3lite.gateway.services import GatewayServices
 from s3lite.inflight import RequestsInFlight
@@ -46,12 +48,27 @@ async def run(config: GatewayConfig) -> None:
         nodes = NodeClient(http, config.cluster_token)
         remover = ShardRemover(metadata, registry, nodes, config.delete_delay_seconds)
         objects = Objects(
-            metadata, registry, nodes, remover, touch_seconds=config.gc_grace_seconds / 4
+            metadata,
+            registry,
+            nodes,
+            remover,
+            ParityCode.of(config.parity_shards),
+            touch_seconds=config.gc_grace_seconds / 4,
         )
         multipart = MultipartUploads(metadata, remover)
         rebalancer = make_rebalancer(config, database, metadata, registry, nodes, remover)
+        repairer = make_repairer(config, database, metadata, registry, nodes, remover)
         services = GatewayServices(
-            config, metadata, registry, nodes, remover, objects, multipart, tasks, rebalancer
+            config,
+            metadata,
+            registry,
+            nodes,
+            remover,
+            objects,
+            multipart,
+            tasks,
+            rebalancer,
+            repairer,
         )
         await metadata.ensure_indexes()
         await metadata.upgrade_records()
@@ -70,6 +87,8 @@ async def run(config: GatewayConfig) -> None:
         app = make_app(services)
         requests = RequestsInFlight(app)
         rebalancer.pace.follow(requests)
+        if config.repair_interval_seconds:
+            tasks.spawn(repairer.run_forever(config.repair_interval_seconds), "repairer")
         if config.rebalance:
             tasks.spawn(rebalancer.run_forever(config.rebalance_interval_seconds), "rebalancer")
         await serve_until_stopped(

@@ -9,6 +9,7 @@ from s3lite.gateway.data.node_client import NodeClient
 from s3lite.gateway.data.objects import Objects
 from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.maintenance.rebalancer import Rebalancer
+from s3lite.gateway.maintenance.repair import Repairer
 from s3lite.gateway.metadata.store import Metadata
 from s3lite.tasks import BackgroundTasks
 
@@ -24,6 +25,7 @@ class GatewayServices:
     multipart: MultipartUploads
     tasks: BackgroundTasks
     rebalancer: Rebalancer
+    repairer: Repairer
 
     @property
     def credentials(self) -> dict[str, str]:

@@ -20,6 +20,8 @@ answers from an index (on FerretDB the only one: ``ferretdb.py``); nothing queri
   by counting up from chunk 0 until one is missing, and a later deletion completes it. Deleting
   four at a time measured no faster on FerretDB, whose SQLite takes one write at a time, and an
   interruption could then leave gaps.
+- Each chunk carries the CRC-32 of its bytes, checked on every read: damage is found before a
+  damaged chunk goes out, while the gateway can still rebuild the rest from parity.
 - Bytes and shards stored are counted once at start, then kept in memory: a commit adds what its
   files document's insert stored, a deletion subtracts only what its own ``delete_one`` removed,
   so two deletions of one shard, racing, subtract it once.
@@ -29,6 +31,7 @@ import asyncio
 import datetime
 import hashlib
 import itertools
+import zlib
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -38,7 +41,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from s3lite.errors import IncompleteBody, NoSuchPart, PartExists
+from s3lite.errors import IncompleteBody, NoSuchPart, PartCorrupted, PartExists
 from s3lite.node.storage import ShardReader, ShardStore, ShardWriter, StoredShard, Usage
 
 COLLECTIONS = "parts"  # GridFS's bucket name: collections parts.files and parts.chunks
@@ -56,8 +59,12 @@ def chunk_count(size: int, chunk_size: int) -> int:
 
 
 def stored_shard(files_document: dict) -> StoredShard:
+    uploaded = files_document.get("uploadDate")
     return StoredShard(
-        files_document["_id"], files_document["length"], files_document.get("sha256", "")
+        files_document["_id"],
+        files_document["length"],
+        files_document.get("sha256", ""),
+        uploaded.replace(tzinfo=datetime.UTC).timestamp() if uploaded else None,
     )
 
 
@@ -121,10 +128,15 @@ class GridFSShardStore(ShardStore):
         return GridFSReader(self, stored_shard(document), document["chunkSize"])
 
     async def read_chunk(self, shard_id: str, n: int) -> bytes:
+        """A chunk's bytes, checked against the CRC-32 stored beside them, so that damage is
+        found before the bytes are sent, while the gateway can still rebuild them."""
         chunk = await self.chunks.find_one({"_id": chunk_id(shard_id, n)})
         if chunk is None:
             raise NoSuchPart(f"part {shard_id} is missing chunk {n}")
-        return chunk["data"]
+        data = chunk["data"]
+        if "crc32" in chunk and zlib.crc32(data) != chunk["crc32"]:  # none in older chunks
+            raise PartCorrupted(f"part {shard_id} chunk {n} does not match its CRC-32")
+        return data
 
     async def delete(self, shard_id: str) -> None:
         """The files document first, so the shard is never visible with chunks missing."""
@@ -151,7 +163,8 @@ class GridFSShardStore(ShardStore):
 
     async def list(self, after: str | None, limit: int) -> list[StoredShard]:
         query = {"_id": {"$gt": after}} if after else {}
-        cursor = self.files.find(query, {"length": 1, "sha256": 1}).sort("_id", 1).limit(limit)
+        fields = {"length": 1, "sha256": 1, "uploadDate": 1}
+        cursor = self.files.find(query, fields).sort("_id", 1).limit(limit)
         return [stored_shard(document) async for document in cursor]
 
 
@@ -187,9 +200,11 @@ class GridFSShardWriter(ShardWriter):
                 "_id": chunk_id(self.shard_id, self.chunks_written + index),
                 "files_id": self.shard_id,
                 "n": self.chunks_written + index,
-                "data": Binary(bytes(self.buffer[offset : offset + chunk_size])),
+                "data": Binary(data),
+                "crc32": zlib.crc32(data),
             }
             for index, offset in enumerate(range(0, end, chunk_size))
+            for data in [bytes(self.buffer[offset : offset + chunk_size])]
         ]
         if not documents:
             return

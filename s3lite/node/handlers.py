@@ -3,6 +3,7 @@
 Paths and headers keep the gateway's word for a shard: "part".
 """
 
+import hashlib
 import sys
 from contextlib import aclosing
 
@@ -119,6 +120,26 @@ class ShardHandler(NodeHandler):
         self.set_status(204)
 
 
+class ShardCheckHandler(NodeHandler):
+    """Reads a whole shard here and says whether it is intact: every chunk against its CRC-32,
+    all of it against the SHA-256 recorded at commit. A deep scrub costs no network."""
+
+    async def get(self, part_id: str):
+        recorded = await self.store.stat(part_id)
+        digest, size, problem = hashlib.sha256(), 0, None
+        try:
+            reader = await self.store.open_reader(part_id)
+            async with aclosing(reader.read(0, recorded.size)) as pieces:
+                async for data in pieces:
+                    digest.update(data)
+                    size += len(data)
+        except (errors.PartCorrupted, errors.NoSuchPart) as error:
+            problem = error.message
+        if problem is None and (size, digest.hexdigest()) != (recorded.size, recorded.sha256):
+            problem = f"its {size} bytes hash to {digest.hexdigest()}, recorded {recorded.sha256}"
+        self.write_json({"part_id": part_id, "intact": problem is None, "problem": problem})
+
+
 class ShardListHandler(NodeHandler):
     """Every shard this node holds, by id, page by page (``?after=ID&limit=N``)."""
 
@@ -131,7 +152,13 @@ class ShardListHandler(NodeHandler):
         self.write_json(
             {
                 "parts": [
-                    {"part_id": s.shard_id, "size": s.size, "sha256": s.sha256} for s in shards
+                    {
+                        "part_id": s.shard_id,
+                        "size": s.size,
+                        "sha256": s.sha256,
+                        "stored": s.stored_at,
+                    }
+                    for s in shards
                 ],
                 "next_after": shards[-1].shard_id if len(shards) == limit else None,
             }
@@ -143,4 +170,5 @@ def routes(**dependencies) -> list:
         (r"/_node/health", HealthHandler, dependencies),
         (r"/_node/parts", ShardListHandler, dependencies),
         (r"/_node/parts/(?P<part_id>[A-Za-z0-9._-]+)", ShardHandler, dependencies),
+        (r"/_node/parts/(?P<part_id>[A-Za-z0-9._-]+)/check", ShardCheckHandler, dependencies),
     ]

@@ -17,6 +17,7 @@ class StoredShard:
     shard_id: str
     size: int
     sha256: str  # empty when the shard was found without its record: the gateway checks it
+    stored_at: float | None = None  # when it was committed (seconds since the epoch), if known
 
 
 @dataclass(frozen=True)

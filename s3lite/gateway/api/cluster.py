@@ -98,6 +98,19 @@ class RebalanceHandler(ClusterHandler):
         self.write_json(await self.services.rebalancer.status())
 
 
+class RepairHandler(ClusterHandler):
+    """How far this gateway's last or current repair round has come, and what it found."""
+
+    async def get(self):
+        progress = self.services.repairer.progress
+        self.write_json(
+            {
+                "lease_holder": await self.services.repairer.lease.current_holder(),
+                "progress": progress.to_document(),
+            }
+        )
+
+
 def routes(services: GatewayServices) -> list:
     dependencies = {"cluster_token": services.config.cluster_token, "services": services}
     return [
@@ -107,4 +120,5 @@ def routes(services: GatewayServices) -> list:
         (r"/_cluster/nodes/([A-Za-z0-9_-]+)/heartbeat", HeartbeatHandler, dependencies),
         (r"/_cluster/objects/([^/]+)/(.+)", ObjectShardsHandler, dependencies),
         (r"/_cluster/rebalance", RebalanceHandler, dependencies),
+        (r"/_cluster/repair", RepairHandler, dependencies),
     ]

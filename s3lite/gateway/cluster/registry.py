@@ -193,8 +193,8 @@ class NodeRegistry:
         at = now()
         return {node["_id"] async for node in self.nodes.find() if self.is_up(node, at)}
 
-    async def place(self, count: int, part_sizes: list[int]) -> list[str]:
-        """Choose ``count`` nodes for parts of these sizes and count the bytes as theirs now.
+    async def place(self, shard_sizes: list[int]) -> list[str]:
+        """Choose a node for each shard of these sizes and count the bytes as theirs now.
 
         The lock keeps this gateway's concurrent uploads from choosing on the same counts
         before either has added its own; gateways sharing the database can still overlap by
@@ -208,9 +208,9 @@ class NodeRegistry:
                 for node in view.nodes
                 if self.is_up(node, at)
             ]
-            chosen = choose_nodes(loads, count, max(part_sizes))
+            chosen = choose_nodes(loads, shard_sizes)
             deltas: dict[str, int] = defaultdict(int)
-            for node_id, size in zip(chosen, part_sizes, strict=True):
+            for node_id, size in zip(chosen, shard_sizes, strict=True):
                 deltas[node_id] += size
             await self.adjust_assigned(deltas)
             return chosen

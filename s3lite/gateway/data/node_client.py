@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -61,6 +62,37 @@ class NodeClient:
         except OSError as error:
             raise NodeUnavailable(f"node {node_id} cannot serve part {part_id}: {error}") from None
         return PartInfo(int(response.headers["X-Part-Size"]), response.headers["X-Part-Sha256"])
+
+    async def check(self, node_id: str, node_url: str, part_id: str) -> str | None:
+        """Have the node read a whole shard and check it; answer what is wrong, or None."""
+        try:
+            response = await self.http.request(
+                "GET",
+                f"{self.part_url(node_url, part_id)}/check",
+                self.auth,
+                connect_seconds=CONNECT_SECONDS,
+            )
+        except OSError as error:
+            raise NodeUnavailable(f"node {node_id} cannot check part {part_id}: {error}") from None
+        if response.code == 404:
+            raise NoSuchPart(f"node {node_id} has no part {part_id}")
+        if response.code != 200:
+            refusal = NodeRefused(response)
+            raise NodeUnavailable(f"node {node_id} cannot check part {part_id}: {refusal}")
+        return json.loads(response.body)["problem"]
+
+    async def list_shards(
+        self, node_id: str, node_url: str, after: str | None
+    ) -> tuple[list[dict], str | None]:
+        """A page of the shards a node holds (``part_id``, ``size``, ``sha256``, ``stored``),
+        and the id to ask after for the next one (None at the end)."""
+        query = "?limit=1000" + (f"&after={urllib.parse.quote(after)}" if after else "")
+        try:
+            response = await self.small_request("GET", f"{node_url}/_node/parts{query}")
+        except OSError as error:
+            raise NodeUnavailable(f"node {node_id} cannot list its parts: {error}") from None
+        page = json.loads(response.body)
+        return page["parts"], page["next_after"]
 
     async def delete(self, node_url: str, part_id: str) -> None:
         """Delete a part; raises when the node cannot be reached or refuses."""

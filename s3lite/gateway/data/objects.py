@@ -2,6 +2,7 @@
 
 from s3lite.gateway.cluster.registry import NodeRegistry
 from s3lite.gateway.data.download import ObjectReader
+from s3lite.gateway.data.erasure import ParityCode
 from s3lite.gateway.data.node_client import NodeClient
 from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.data.upload import ObjectInfo, ObjectUpload
@@ -16,8 +17,10 @@ class Objects:
         registry: NodeRegistry,
         nodes: NodeClient,
         remover: ShardRemover,
+        code: ParityCode,
         touch_seconds: float,
     ):
+        self.code = code
         self.metadata = metadata
         self.registry = registry
         self.nodes = nodes
@@ -26,11 +29,19 @@ class Objects:
 
     def new_upload(self, info: ObjectInfo) -> ObjectUpload:
         return ObjectUpload(
-            info, self.metadata, self.registry, self.nodes, self.remover, self.touch_seconds
+            info,
+            self.metadata,
+            self.registry,
+            self.nodes,
+            self.remover,
+            self.code,
+            self.touch_seconds,
         )
 
     def reader(self, record: ObjectRecord, start: int, end: int) -> ObjectReader:
-        return ObjectReader(record, start, end, self.registry, self.nodes)
+        return ObjectReader(
+            record, start, end, self.registry, self.nodes, self.metadata.report_suspect
+        )
 
     async def copy(
         self, source: ObjectRecord, target: ObjectInfo, span: tuple[int, int] | None = None

@@ -1,9 +1,11 @@
 """The one lifecycle of a write: place, record intent, stream shards, check, commit.
 
-``begin`` chooses six nodes and records the write's intent before any byte goes out, so that
-shards of a write that never finishes can always be found. ``write`` cuts the body at the shard
-boundaries and streams each shard to its node as its bytes arrive. ``commit`` checks every
-shard against what was sent and makes the object visible in one atomic metadata write, then
+``begin`` chooses a node for each of the six data shards and the parity shards, and records the
+write's intent before any byte goes out, so that shards of a write that never finishes can
+always be found. ``write`` cuts the body at the shard boundaries and streams each data shard to
+its node as its bytes arrive; parity streams out beside the last data shard (``parity``).
+``commit`` checks every shard, data and parity, against what was sent, and only then makes the
+object visible in one atomic metadata write, so that what is acknowledged is protected; then it
 retires what it replaced. ``abort`` drops everything the write sent; it runs on any failure.
 """
 
@@ -25,7 +27,9 @@ from s3lite.errors import (
     RequestTimeout,
 )
 from s3lite.gateway.cluster.registry import NodeRegistry
+from s3lite.gateway.data.erasure import ParityCode
 from s3lite.gateway.data.node_client import NodeClient, PartSender
+from s3lite.gateway.data.parity import ParityWriter
 from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.data.splitting import DATA_SHARDS, Span, shard_boundaries
 from s3lite.gateway.metadata.records import (
@@ -37,6 +41,7 @@ from s3lite.gateway.metadata.records import (
     ObjectRecord,
     PlannedShard,
     ShardRecord,
+    ShardRole,
     UploadedPart,
 )
 from s3lite.gateway.metadata.store import Metadata
@@ -75,13 +80,17 @@ class WriteState(Enum):
 class OutgoingShard:
     """A shard of this write: the bytes it covers, where it goes, and its sender once open."""
 
-    span: Span
+    span: Span  # for a parity shard: its index, offset 0, its size
     node_id: str
     shard_id: str
     sender: PartSender | None = None
 
     def planned(self) -> PlannedShard:
-        return PlannedShard(self.span.index, self.node_id, self.shard_id, self.span.size)
+        return PlannedShard(self.span.index, self.node_id, self.shard_id, self.span.size, self.role)
+
+    @property
+    def role(self) -> ShardRole:
+        return ShardRole.DATA if self.span.index < DATA_SHARDS else ShardRole.PARITY
 
 
 class ObjectUpload:
@@ -92,9 +101,11 @@ class ObjectUpload:
         registry: NodeRegistry,
         nodes: NodeClient,
         remover: ShardRemover,
+        code: ParityCode,
         touch_seconds: float,
     ):
         self.info = info
+        self.code = code
         self.metadata = metadata
         self.registry = registry
         self.nodes = nodes
@@ -105,7 +116,9 @@ class ObjectUpload:
         self.md5 = hashlib.md5()
         self.sha256 = hashlib.sha256() if info.content_sha256 else None
         self.checksum = StreamChecksum(*info.checksum) if info.checksum else None
-        self.shards: list[OutgoingShard] = []
+        self.shards: list[OutgoingShard] = []  # the data shards, in body order
+        self.parity_shards: list[OutgoingShard] = []
+        self.parity: ParityWriter | None = None
         self.current = 0
         self.state = WriteState.NEW
         self.intent_recorded = False
@@ -115,11 +128,16 @@ class ObjectUpload:
     async def begin(self, size: int) -> None:
         self.size = size
         spans = shard_boundaries(size)
-        node_ids = await self.registry.place(DATA_SHARDS, [span.size for span in spans])
-        self.shards = [
+        # Every parity shard is as long as the last, longest data shard.
+        spans += [Span(index, 0, spans[-1].size) for index in self.code.parity_indexes]
+        node_ids = await self.registry.place([span.size for span in spans])
+        outgoing = [
             OutgoingShard(span, node_id, f"{self.write_id}.{span.index}")
             for span, node_id in zip(spans, node_ids, strict=True)
         ]
+        self.shards, self.parity_shards = outgoing[:DATA_SHARDS], outgoing[DATA_SHARDS:]
+        if self.parity_shards:
+            self.parity = ParityWriter(self.code, spans[:DATA_SHARDS])
         self.state = WriteState.STREAMING
         await self.metadata.record_intent(
             Intent(
@@ -127,25 +145,34 @@ class ObjectUpload:
                 kind=IntentKind.MULTIPART_PART if self.info.multipart_part else IntentKind.OBJECT,
                 bucket=self.info.bucket,
                 key=self.info.key,
-                shards=[shard.planned() for shard in self.shards],
+                shards=[shard.planned() for shard in self.every_shard],
                 multipart_part=self.info.multipart_part,
             )
         )
         self.intent_recorded = True
         await self.open_shards()
 
+    @property
+    def every_shard(self) -> list[OutgoingShard]:
+        return self.shards + self.parity_shards
+
+    async def open_sender(self, shard: OutgoingShard) -> None:
+        node_url = await self.registry.url_of(shard.node_id)
+        shard.sender = self.nodes.sender(shard.node_id, node_url, shard.shard_id, shard.span.size)
+
     async def open_shards(self) -> None:
-        """Start the current shard if it has not started; close shards with nothing left."""
+        """Start the current shard if it has not started (the parity shards with the last data
+        shard, whose bytes complete them); close shards with nothing left."""
         while self.current < len(self.shards):
             shard = self.shards[self.current]
+            last = self.current == DATA_SHARDS - 1
             if shard.sender is None:
-                node_url = await self.registry.url_of(shard.node_id)
-                shard.sender = self.nodes.sender(
-                    shard.node_id, node_url, shard.shard_id, shard.span.size
-                )
+                for starting in [shard] + (self.parity_shards if last else []):
+                    await self.open_sender(starting)
             if shard.sender.sent < shard.span.size:
                 return
-            await shard.sender.close()
+            for complete in [shard] + (self.parity_shards if last else []):
+                await complete.sender.close()
             self.current += 1
 
     async def write(self, data: bytes) -> None:
@@ -166,7 +193,12 @@ class ObjectUpload:
             shard = self.shards[self.current]
             room = shard.span.size - shard.sender.sent
             piece = view[:room]
-            await shard.sender.write(data if len(piece) == len(data) else bytes(piece))
+            chunk = data if len(piece) == len(data) else bytes(piece)
+            offset = shard.sender.sent
+            await shard.sender.write(chunk)
+            if self.parity is not None:
+                senders = [parity.sender for parity in self.parity_shards]
+                await self.parity.take(shard.span.index, offset, chunk, senders)
             view = view[len(piece) :]
             await self.open_shards()
 
@@ -196,7 +228,8 @@ class ObjectUpload:
                 bucket=self.info.bucket,
                 key=self.info.key,
             )
-        stored = [await shard.sender.finish() for shard in self.shards]
+        stored = [await shard.sender.finish() for shard in self.every_shard]
+        self.release_parity()
         return md5.hex(), [
             ShardRecord(
                 index=shard.span.index,
@@ -205,9 +238,14 @@ class ObjectUpload:
                 offset=shard.span.offset,
                 size=info.size,
                 sha256=info.sha256,
+                role=shard.role,
             )
-            for shard, info in zip(self.shards, stored, strict=True)
+            for shard, info in zip(self.every_shard, stored, strict=True)
         ]
+
+    def release_parity(self) -> None:
+        if self.parity is not None:
+            self.parity.close()
 
     async def publish(self, write: Callable[[], Awaitable[list[ShardRecord]]]) -> None:
         """Make the write's result visible with ``write`` (one atomic metadata write that
@@ -275,19 +313,20 @@ class ObjectUpload:
         if self.state is not WriteState.STREAMING:
             return
         self.state = WriteState.ABORTED
+        self.release_parity()
         if self.intent_recorded and not await self.metadata.claim_intent(
             self.write_id, IntentState.ABORTING
         ):
             return
-        for shard in self.shards:
+        for shard in self.every_shard:
             if shard.sender is not None:
                 shard.sender.abort()
         # Let every node finish with its shard first: a deletion must not overtake a store.
         # (bounded: a sender cut off mid-body may never hear back from its node)
-        responses = [s.sender.response for s in self.shards if s.sender is not None]
+        responses = [s.sender.response for s in self.every_shard if s.sender is not None]
         if responses:
             await asyncio.wait(responses, timeout=ABORT_WAIT_SECONDS)
         # A shard may have reached its node whatever the sender saw, so every planned shard is
         # deleted; deleting one that never arrived is harmless.
-        await self.remover.remove([shard.planned().as_record() for shard in self.shards])
+        await self.remover.remove([shard.planned().as_record() for shard in self.every_shard])
         await self.metadata.drop_intent(self.write_id)

@@ -67,6 +67,7 @@ class ShardRelocator:
         shard: ShardRecord,
         target_node_id: str,
         source: AsyncIterable[bytes],
+        keep_apart: bool = True,
     ) -> ShardRecord | None:
         """Store ``source`` (exactly the bytes of ``shard``, of part ``part_number`` of the
         object as ``record`` has it) on ``target_node_id`` and make the object use that copy.
@@ -109,7 +110,7 @@ class ShardRelocator:
             # the copy, but perhaps before the node had it all, so delete it here too.
             await self.remover.remove([copy])
             return None
-        switched = await self.metadata.switch_shard(record, part_number, shard, copy)
+        switched = await self.metadata.switch_shard(record, part_number, shard, copy, keep_apart)
         if switched:
             await self.remover.retire([shard])
         else:

@@ -1,13 +1,13 @@
 """Checking that every shard of every object is on its node, whole.
 
 For each shard the scrubber asks the node for the shard's size and the SHA-256 the node
-recorded when it stored it, and compares them with the object's record; a deep scrub also reads
-the bytes and hashes them, which finds damage inside the node's database. What it finds comes
+recorded when it stored it, and compares them with the object's record; a deep scrub also has
+the node read the bytes and check them (each chunk's CRC-32, the whole SHA-256), which finds
+damage inside the node's database without sending the bytes anywhere. What it finds comes
 back as ``Finding`` records, for a person (``s3lite scrub`` prints a line each) or for the
 maintenance work that acts on them.
 """
 
-import hashlib
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -68,17 +68,10 @@ class Scrubber:
             info = await self.nodes.stat(shard.node_id, url, shard.shard_id)
             if (info.size, info.sha256) != (shard.size, shard.sha256):
                 return Problem.DAMAGED, f"the node has {info.size} bytes with SHA-256 {info.sha256}"
-            if self.deep:
-                digest = hashlib.sha256()
-
-                async def hash_chunk(chunk: bytes) -> None:
-                    digest.update(chunk)
-
-                await self.nodes.read(
-                    shard.node_id, url, shard.shard_id, shard.size, 0, shard.size, hash_chunk
-                )
-                if digest.hexdigest() != shard.sha256:
-                    return Problem.DAMAGED, f"its bytes hash to {digest.hexdigest()}"
+            if self.deep and (
+                problem := await self.nodes.check(shard.node_id, url, shard.shard_id)
+            ):
+                return Problem.DAMAGED, problem
         except NoSuchPart:
             return Problem.MISSING, "the node does not have it"
         except NodeUnavailable as error:

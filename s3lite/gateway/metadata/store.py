@@ -70,6 +70,7 @@ class Metadata:
         self.multipart_uploads = database["multipart_uploads"]
         self.uploaded_parts = database["multipart_parts"]
         self.record_format = database["record_format"]
+        self.suspect_shards = database["suspect_shards"]
 
     async def ensure_indexes(self) -> None:
         await self.intents.create_index("touched")
@@ -346,12 +347,18 @@ class Metadata:
         }
 
     async def switch_shard(
-        self, record: ObjectRecord, part_number: int, old: ShardRecord, new: ShardRecord
+        self,
+        record: ObjectRecord,
+        part_number: int,
+        old: ShardRecord,
+        new: ShardRecord,
+        keep_apart: bool = True,
     ) -> bool:
         """Point the object at ``new`` in place of ``old``, in one update of its record; False,
         and nothing changed, if the object was overwritten or deleted since ``record`` was read,
         if ``old`` is no longer in its place (another relocation took it), or if another shard
-        of the part is on ``new``'s node by now (shards of a part stay on distinct nodes).
+        of the part is on ``new``'s node by now (shards of a part stay on distinct nodes;
+        ``keep_apart=False`` lets a repair on fewer nodes than shards double up).
 
         Positions, not a whole new list: two relocations of different shards of one object then
         both land, and neither undoes the other."""
@@ -370,7 +377,7 @@ class Metadata:
             f"{prefix}.shards.{shard_at}.shard_id": old.shard_id,
             f"{prefix}.shards.{shard_at}.node_id": old.node_id,
         }
-        for other in range(len(shards)):
+        for other in range(len(shards) if keep_apart else 0):
             if other != shard_at:
                 guard[f"{prefix}.shards.{other}.node_id"] = {"$ne": new.node_id}
         updated = await self.objects.update_one(
@@ -532,3 +539,60 @@ class Metadata:
         await self.deferred_deletions.delete_one(
             {"_id": deletion.record_id, "not_before": deletion.not_before}
         )
+
+    # What the repairer works from
+
+    async def add_parity(
+        self, record: ObjectRecord, part_number: int, parity: list[ShardRecord]
+    ) -> bool:
+        """Add parity shards to a part that has none, in one update of the object's record;
+        False, and nothing changed, if the object was overwritten or deleted since ``record``
+        was read, or the part has parity by now."""
+        at = next(n for n, part in enumerate(record.parts) if part.number == part_number)
+        updated = await self.objects.update_one(
+            {
+                "_id": object_id(record.bucket, record.key),
+                "write_id": record.write_id,
+                f"parts.{at}.number": part_number,
+                f"parts.{at}.shards.{len(record.parts[at].shards)}": {"$exists": False},
+            },
+            {"$push": {f"parts.{at}.shards": {"$each": [s.to_document() for s in parity]}}},
+        )
+        return updated.matched_count == 1
+
+    async def report_suspect(self, node_id: str, shard_id: str, reason: str) -> None:
+        """A read found a shard missing or damaged on a node that is up: the repairer checks
+        it on its next round, even without a deep scan."""
+        await self.suspect_shards.replace_one(
+            {"_id": f"{node_id}/{shard_id}"},
+            {"node_id": node_id, "shard_id": shard_id, "reason": reason, "reported": now()},
+            upsert=True,
+        )
+
+    async def suspects(self) -> set[tuple[str, str]]:
+        """(node id, shard id) of every shard reported by reads."""
+        return {(d["node_id"], d["shard_id"]) async for d in self.suspect_shards.find()}
+
+    async def forget_suspect(self, node_id: str, shard_id: str) -> None:
+        await self.suspect_shards.delete_one({"_id": f"{node_id}/{shard_id}"})
+
+    async def referenced_shards(self) -> set[tuple[str, str]]:
+        """(node id, shard id) of every shard that a record may still need: objects, uploaded
+        multipart parts, writes and relocations under way, and deletions waiting for readers.
+        A shard on a node that none of these names is a stray. One pass over each collection:
+        for the repairer's round, which walks every object anyway."""
+        places: set[tuple[str, str]] = set()
+
+        def add(shards: list[dict]) -> None:
+            places.update((shard["node_id"], shard["shard_id"]) for shard in shards)
+
+        async for document in self.objects.find({}, {"parts.shards": 1}):
+            for part in document.get("parts", []):
+                add(part.get("shards", []))
+        async for document in self.uploaded_parts.find({}, {"shards": 1}):
+            add(document.get("shards", []))
+        async for document in self.intents.find({}, {"shards": 1, "replaced": 1}):
+            add(document.get("shards", []) + document.get("replaced", []))
+        async for document in self.deferred_deletions.find({}, {"node_id": 1, "shard_id": 1}):
+            places.add((document["node_id"], document["shard_id"]))
+        return places
