@@ -210,15 +210,18 @@ def scale_table(figures: dict[str, float], settings: dict) -> str | None:
 def rebalance_table(figures: dict[str, float]) -> str | None:
     if "rebalance move MB/s" not in figures:
         return None
+    reached = figures.get("rebalance join to spread 2 % s")
+    header = ["stored before the joins MB", "moved MB", "shards moved", "move MB/s"]
     moves = table(
-        ["stored before the joins MB", "moved MB", "shards moved", "move MB/s", "join to 2 % s"],
+        [*header, "join to 2 % s", "spread reached"],
         [
             [
                 number(figures["rebalance stored MB"]),
                 number(figures["rebalance moved MB"]),
                 number(figures["rebalance shards moved"], 0),
                 number(figures["rebalance move MB/s"]),
-                number(figures["rebalance join to spread 2 % s"]),
+                number(reached) if reached is not None else "not reached",
+                f"{figures['rebalance spread reached']:.2%}",
             ]
         ],
     )
