@@ -119,8 +119,14 @@ def add_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
             flag(f.name),
             dest=f.name,
             default=argparse.SUPPRESS,
-            help=f"{f.metadata['help']} (env {env_name(f.name)}; default {f.default})",
+            help=f"{f.metadata['help']} (env {env_name(f.name)}; default {shown(f.default)})",
         )
+
+
+def shown(default: Any) -> str:
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    return str(default)
 
 
 def read_file_section(path: str, section: str) -> dict[str, str]:

@@ -25,7 +25,11 @@ a long mixed load reads back exactly what it wrote. Sections, chosen with ``--on
   objects, and a listing page from a bucket of 100,000 records inserted straight into the
   metadata; each figure's ratio of the last step to the first (``bench_lib/scale.py``). It runs
   once, after every other section's last run, since it leaves the cluster full; its spread
-  comes from ``--scale-repeats`` repetitions within each step.
+  comes from ``--scale-repeats`` repetitions within each step;
+- ``rebalance``: on a cluster of its own, filled with ``--rebalance-fill-mib``, three nodes
+  join: the time to a spread of 2 % and the move rate; three more join under a foreground load
+  of PUTs and GETs: its throughput during the rebalance and, after it, without one
+  (``bench_lib/rebalance.py``). It runs once, after the other sections' last run.
 
 Every figure is the median of ``--runs`` runs; ``--json`` also writes every run's figures. MB =
 10**6 bytes. It starts its own database, gateway, nodes and peers on 127.0.0.1 and removes
@@ -60,6 +64,7 @@ from bench_lib.floor import database_floor  # noqa: E402
 from bench_lib.measure import PeakRss, Target  # noqa: E402
 from bench_lib.mixed import PROBLEM_KINDS, mixed_load  # noqa: E402
 from bench_lib.parity import parity_section  # noqa: E402
+from bench_lib.rebalance import RebalanceSettings, rebalance_section  # noqa: E402
 from bench_lib.report import print_report  # noqa: E402
 from bench_lib.scale import ScaleSettings, scale_section  # noqa: E402
 from bench_lib.small import small_objects  # noqa: E402
@@ -83,7 +88,7 @@ from tests.processes import (  # noqa: E402
     unique_prefix,
 )
 
-SECTIONS = ("baselines", "large", "small", "load", "peers", "parity", "scale")
+SECTIONS = ("baselines", "large", "small", "load", "peers", "parity", "scale", "rebalance")
 PEERS = ("moto", "seaweedfs")
 BUCKET = "bench"
 INTERRUPTED = threading.Event()
@@ -140,6 +145,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="records in the scale listing bucket (default 100000)",
     )
     add("--scale-minutes", type=float, default=60.0, help="scale section bound (default 60)")
+    add("--rebalance-fill-mib", type=int, default=512, help="data before joins (default 512)")
+    add(
+        "--rebalance-bytes-per-second",
+        type=int,
+        default=1 << 30,
+        help="the rebalancer's rate limit (default 1 GiB/s: no limit in practice)",
+    )
+    add(
+        "--rebalance-load-seconds",
+        type=float,
+        default=10.0,
+        help="foreground load with and without a rebalance (default 10)",
+    )
     add("--keep-logs", type=Path, metavar="DIR", help="copy every server's log here at the end")
     add(
         "--profile",
@@ -335,6 +353,14 @@ class Bench:
             figures.update(parity_section(self.parity_cluster, self.source, self.sha256, run))
         if self.wants("scale") and run == args.runs:
             figures.update(self.scale())
+        if self.wants("rebalance") and run == args.runs:
+            settings = RebalanceSettings(
+                args.rebalance_fill_mib,
+                args.rebalance_bytes_per_second,
+                args.rebalance_load_seconds,
+            )
+            print(f"  rebalance: {args.rebalance_fill_mib} MiB, then joins", file=sys.stderr)
+            figures.update(rebalance_section(self.database.uri, self.prefix, self.logs, settings))
         return figures
 
     def scale(self) -> dict[str, float]:
@@ -523,6 +549,8 @@ def main(argv: list[str]) -> int:
 def is_problem(name: str) -> bool:
     """A count of failed or wrong requests, summed over runs; any for s3lite fails the bench."""
     if name.startswith("small s3lite ") and name.endswith(" errors"):
+        return True
+    if name.startswith("rebalance ") and name.endswith("wrong or failed requests"):
         return True
     return name.startswith("load ") and any(name.endswith(kind) for kind in PROBLEM_KINDS)
 

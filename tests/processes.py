@@ -338,7 +338,8 @@ class GatewayProcess(S3liteProcess):
     def role_args(self) -> list[str]:
         # Tests see an overwritten or deleted object's parts go at once, unless they ask for
         # the delay (a later flag wins). Nodes heartbeat every half second here; a node is down
-        # after eight missed (four seconds), so a loaded machine does not flap them. The
+        # after eight missed (four seconds), so a loaded machine does not flap them. Shards
+        # stay where placement put them unless a test turns the rebalancer on, and the
         # repairer runs when a test runs `s3lite repair`, not on its own timer.
         return [
             "--delete-delay-seconds",
@@ -347,6 +348,8 @@ class GatewayProcess(S3liteProcess):
             "8",
             "--repair-interval-seconds",
             "0",
+            "--rebalance",
+            "off",
         ]
 
 

@@ -245,3 +245,29 @@ def test_the_command_reports_an_unreachable_database_by_its_setting(role):
     last_line = result.stderr.splitlines()[-1]
     assert last_line.startswith(f"s3lite {role}: setting --mongo-uri:")
     assert closed in last_line
+
+
+# The rebalancer's settings.
+
+
+def test_the_rebalancer_is_on_by_default_and_turns_off_as_a_switch(config_file):
+    defaults = load(GatewayConfig, TOKEN, {})
+    assert defaults.rebalance is True and defaults.rebalance_target_spread == 0.02
+    assert load(GatewayConfig, TOKEN, {"S3LITE_REBALANCE": "off"}).rebalance is False
+    path = config_file("[gateway]\nrebalance = no\n")
+    assert load(GatewayConfig, {"config": path, **TOKEN}, {}).rebalance is False
+    assert load(GatewayConfig, {"rebalance": "On", **TOKEN}, {}).rebalance is True
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        ({"rebalance": "maybe"}, "--rebalance: 'maybe' is not on or off"),
+        ({"rebalance_target_spread": "0"}, "--rebalance-target-spread"),
+        ({"rebalance_target_spread": "1.5"}, "--rebalance-target-spread"),
+        ({"rebalance_bytes_per_second": "0"}, "--rebalance-bytes-per-second"),
+    ],
+)
+def test_a_bad_rebalancer_setting_is_named(flags, named):
+    with pytest.raises(ConfigError, match=named):
+        load(GatewayConfig, {**flags, **TOKEN}, {})

@@ -229,6 +229,42 @@ def scale_table(figures: dict[str, float], settings: dict) -> str | None:
     return f"{table(header, rows)}\n\n{note}"
 
 
+def rebalance_table(figures: dict[str, float]) -> str | None:
+    if "rebalance move MB/s" not in figures:
+        return None
+    reached = figures.get("rebalance join to spread 2 % s")
+    header = ["stored before the joins MB", "moved MB", "shards moved", "move MB/s"]
+    moves = table(
+        [*header, "join to 2 % s", "spread reached"],
+        [
+            [
+                number(figures["rebalance stored MB"]),
+                number(figures["rebalance moved MB"]),
+                number(figures["rebalance shards moved"], 0),
+                number(figures["rebalance move MB/s"]),
+                number(reached) if reached is not None else "not reached",
+                f"{figures['rebalance spread reached']:.2%}",
+            ]
+        ],
+    )
+    rows = []
+    for phase, label in (("quiet", "without a rebalance"), ("during", "during a rebalance")):
+        rows.append(
+            [
+                label,
+                number(figures[f"rebalance {phase} PUT ops/s"]),
+                number(figures[f"rebalance {phase} GET ops/s"]),
+                number(figures[f"rebalance {phase} wrong or failed requests"], 0),
+            ]
+        )
+    foreground = table(["4 clients, 256 KiB", "PUT ops/s", "GET ops/s", "wrong or failed"], rows)
+    if figures.get("rebalance during: still running at the end"):
+        note = "The rebalance was still running when the foreground load ended."
+    else:
+        note = "The rebalance ended before the foreground load: partly quiet figures."
+    return f"{moves}\n\n{foreground}\n\n{note}"
+
+
 def print_report(figures, about, settings, versions, failures, runs) -> None:
     """Medians in ``figures``; with several ``runs``, large-object rows also show their range."""
     count = len(runs)
@@ -242,12 +278,14 @@ def print_report(figures, about, settings, versions, failures, runs) -> None:
         f" 0 to {settings['load_max_mib']} MiB)"
     )
     scale = f"Scale (six nodes, filled with {settings['scale_fill_mib']} MiB objects)"
+    rebalance = f"Rebalance (six nodes hold {settings['rebalance_fill_mib']} MiB; 3 join, 3 more)"
     sections = [
         (large, large_table(figures, runs)),
         (small, small_table(figures)),
         (load, load_table(figures)),
         (f"Parity ({settings['size_mib']} MiB objects)", parity_table(figures, runs)),
         (scale, scale_table(figures, settings)),
+        (rebalance, rebalance_table(figures)),
     ]
     for title, text in sections:
         if text is not None:

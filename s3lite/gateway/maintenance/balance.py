@@ -8,13 +8,19 @@ Each node aims at a band around its fair share: the mean bytes, or the overall f
 capacity, plus or minus a bit under half the target spread. A shard moves from a node above
 its share to one below it only if one of the two is outside its band and neither ends outside
 it. Each such move lowers the sum of squared distances from the shares, so moves always
-converge; with every node inside its band, the spread is within the target. Shards too large
-for that are left where they are.
+converge; with every node inside its band, the spread is within the target.
+
+When shards are coarse next to the band, that can stop short: a node below its band may find
+no shard small enough on a node that could spare it. A ``relaxed`` plan then also lets the
+donor end below its band, as long as the move still lowers the sum of squares by a fair part
+(the shard is at most ``RELAXED_SHARE`` of the distance between the two nodes' fills), which
+trades a deep hole for shallower ones until the spread is within the target or nothing helps.
 """
 
 from dataclasses import dataclass
 
 BAND_OF_SPREAD = 0.45  # half the target, less a margin so a balanced plan is strictly inside
+RELAXED_SHARE = 0.75  # a move of the whole distance would only swap the two nodes
 
 
 @dataclass
@@ -38,6 +44,7 @@ class BalancePlan:
         self.by_capacity = bool(shares) and all(share.capacity_bytes for share in shares)
         self.total = sum(share.bytes_stored for share in shares)  # moves keep it
         self.excluded: set[str] = set()
+        self.relaxed = False
 
     def fill(self, share: NodeShare) -> float:
         if self.by_capacity:
@@ -80,7 +87,7 @@ class BalancePlan:
         if donor is None or source in self.excluded or size <= 0 or self.balanced():
             return None
         over = donor.bytes_stored - self.fair_bytes(donor)
-        if over <= 0 or over - size < -self.band(donor):
+        if over <= 0:
             return None
         able = []
         for share in self.shares.values():
@@ -89,13 +96,22 @@ class BalancePlan:
             if share.capacity_bytes and share.bytes_stored + size > share.capacity_bytes:
                 continue
             under = share.bytes_stored - self.fair_bytes(share)
-            if under >= 0 or under + size > self.band(share):
+            if under >= 0 or not (over > self.band(donor) or under < -self.band(share)):
                 continue
-            if over > self.band(donor) or under < -self.band(share):
+            if self.within_bands(donor, over, share, under, size):
                 able.append(share)
         if not able:
             return None
         return min(able, key=lambda share: (self.fill(share), share.node_id)).node_id
+
+    def within_bands(
+        self, donor: NodeShare, over: float, receiver: NodeShare, under: float, size: int
+    ) -> bool:
+        if under + size > self.band(receiver):
+            return False
+        if self.relaxed:
+            return size <= RELAXED_SHARE * (over - under)
+        return over - size >= -self.band(donor)
 
     def band(self, share: NodeShare) -> float:
         return self.fair_bytes(share) * self.target_spread * BAND_OF_SPREAD

@@ -3,11 +3,12 @@ their share of what is already stored, not only of what comes next.
 
 A round holds the database lease (one gateway at a time), counts the bytes each node that is
 up holds from the object records, plans with ``BalancePlan``, then walks the objects and moves
-the shards the plan picks, one at a time, with ``ShardRelocator`` (safe at every step) and the
-bytes read from the shard's node, paced by ``Pace``. It walks again until the spread is within
-the target or a walk moved nothing. Rounds start on a timer, and soon after a node registers
-with this gateway; between rounds only the nodes' counts are read, never the records, unless
-those counts say the cluster is out of balance.
+the shards the plan picks, ``MOVES_AT_ONCE`` at a time, with ``ShardRelocator`` (safe at every
+step) and the bytes read from the shard's node, paced by ``Pace``. It walks again until the
+spread is within the target, or until a walk by the plan's strict rule and one by its relaxed
+rule both moved nothing. Rounds start soon after a node registers with this gateway, and on a
+timer; between rounds only the nodes' own counts are read, and the records only once those say
+the cluster is out of balance and have changed since the last round.
 """
 
 import asyncio
@@ -34,7 +35,8 @@ log = logging.getLogger(__name__)
 
 JOIN_SETTLE_SECONDS = 2.0  # nodes joining together make one round, not one each
 CHECK_SECONDS = 1.0  # how often the loop looks for a join
-LEASE_SECONDS = 30.0  # a holder that dies delays the next rebalance this long at most
+MOVES_AT_ONCE = 4  # small shards take longer to switch than to copy
+LEASE_SECONDS = 10.0  # a holder that dies delays the next rebalance this long at most
 
 
 class SourceFailed(Exception):
@@ -60,14 +62,17 @@ class Rebalancer:
         self.pace = pace
         self.target_spread = target_spread
         self.progress = Progress(job="rebalance")
-        self.lease_renewed = 0.0
+        self.lease_lost = False
+        # The nodes' counts after the last round: until they change (a write, a deletion, a
+        # join), another round would only read every record again to find the same.
+        self.futile_counts: list[NodeShare] | None = None
 
     # What it would do
 
     async def node_shares(self, from_records: bool) -> list[NodeShare]:
         """The nodes that are up, with the bytes each holds: counted from the object records
-        (exact, a pass over them all) or the placement counts (cheap, and ahead by whatever
-        waits for a deferred deletion)."""
+        (what the store refers to, a pass over them all) or as the nodes last reported (cheap,
+        and ahead by whatever waits for a deferred deletion)."""
         up = await self.registry.up_node_ids()
         described = {node["node_id"]: node for node in await self.registry.describe_all()}
         if from_records:
@@ -76,7 +81,7 @@ class Rebalancer:
                 for shard in record.shards:
                     held[shard.node_id] += shard.size
         else:
-            held = {node_id: node["bytes_assigned"] for node_id, node in described.items()}
+            held = {node_id: node["bytes_stored"] for node_id, node in described.items()}
         return [
             NodeShare(node_id, held.get(node_id, 0), described[node_id]["capacity_bytes"])
             for node_id in sorted(up)
@@ -96,7 +101,8 @@ class Rebalancer:
             "bytes_moved": progress.bytes_done,
             "bytes_per_second": round(progress.bytes_per_second, 1),
             "spread": round(await self.spread(), 6),
-            "lease_holder": await self.lease.current_holder(),
+            "lease_holder": await self.lease.current_holder(),  # whoever rebalances now
+            "this_gateway": self.lease.holder,
             "progress": progress.to_document(),
         }
 
@@ -121,11 +127,16 @@ class Rebalancer:
     async def run_round(self, when_counts_say: bool = True) -> bool:
         """One round, if this process gets the lease and (``when_counts_say``) the nodes'
         counts say it is needed; answer whether it ran."""
-        if when_counts_say and await self.spread() <= self.target_spread:
-            return False
+        if when_counts_say:
+            counts = await self.node_shares(from_records=False)
+            if counts == self.futile_counts:
+                return False  # the last round could do no better with these very counts
+            if BalancePlan(counts, self.target_spread).balanced():
+                return False
         if not await self.lease.take():
             return False
-        self.lease_renewed = time.monotonic()
+        self.lease_lost = False
+        keeper = asyncio.ensure_future(self.keep_lease())
         try:
             plan = await self.plan()
             self.progress.start(bytes_total=plan.bytes_to_move())
@@ -136,9 +147,15 @@ class Rebalancer:
                 len(plan.shares),
                 self.progress.bytes_total,
             )
-            while not plan.balanced() and await self.walk(plan):
-                plan = await self.plan()
+            while not plan.balanced():
+                if await self.walk(plan):
+                    plan = await self.plan()
+                elif plan.relaxed:
+                    break  # nothing more helps
+                else:
+                    plan.relaxed = True
             self.progress.detail["spread_after"] = round(plan.spread(), 6)
+            self.futile_counts = await self.node_shares(from_records=False)
             log.info(
                 "rebalance: moved %d shards, %d bytes; spread now %.4f",
                 self.progress.items_done,
@@ -146,35 +163,44 @@ class Rebalancer:
                 plan.spread(),
             )
         finally:
+            keeper.cancel()
             self.progress.finish()
             await self.lease.release()
         return True
 
     async def walk(self, plan: BalancePlan) -> int:
-        """One pass over the objects, moving what the plan picks; answer how many moved."""
-        moved = 0
-        async with contextlib.aclosing(self.metadata.all_objects()) as records:
-            async for record in records:
-                for part in record.parts:
-                    moved += await self.rebalance_part(plan, record, part)
-                if plan.balanced() or not await self.keep_lease():
-                    break
-        return moved
+        """One pass over the objects, moving what the plan picks, ``MOVES_AT_ONCE`` at a time
+        (small shards take longer to switch than to copy); answer how many moved.
 
-    async def rebalance_part(
-        self, plan: BalancePlan, record: ObjectRecord, part: ObjectPart
-    ) -> int:
-        taken = {shard.node_id for shard in part.shards}  # data and parity alike
-        moved = 0
-        for shard in part.shards:
-            target = plan.target_for(shard.node_id, shard.size, taken)
-            if target is None:
-                continue
-            if await self.move(plan, record, part, shard, target):
-                taken.add(target)
-                taken.discard(shard.node_id)
-                moved += 1
-        return moved
+        The plan counts a move as soon as it is chosen, and takes it back if it fails, so
+        moves under way are never chosen twice over."""
+        slots = asyncio.Semaphore(MOVES_AT_ONCE)
+        moving: set[asyncio.Task] = set()
+        try:
+            async with contextlib.aclosing(self.metadata.all_objects()) as records:
+                async for record in records:
+                    for part in record.parts:
+                        taken = {shard.node_id for shard in part.shards}  # data and parity
+                        for shard in part.shards:
+                            target = plan.target_for(shard.node_id, shard.size, taken)
+                            if target is None:
+                                continue
+                            plan.record(Move(shard.node_id, target, shard.size))
+                            taken.add(target)
+                            await slots.acquire()
+                            move = self.move(plan, record, part, shard, target)
+                            task = asyncio.ensure_future(move)
+                            task.add_done_callback(lambda _: slots.release())
+                            moving.add(task)
+                    if plan.balanced() or self.lease_lost:
+                        break
+        except asyncio.CancelledError:
+            for task in moving:
+                task.cancel()  # the gateway stops: the collector settles their intents
+            raise
+        finally:
+            results = await asyncio.gather(*moving, return_exceptions=True)
+        return sum(result is True for result in results)
 
     async def move(
         self,
@@ -184,6 +210,7 @@ class Rebalancer:
         shard: ShardRecord,
         target: str,
     ) -> bool:
+        """One move the plan counted already; it is taken back from the plan if it fails."""
         try:
             copy = await self.relocator.relocate(
                 record, part.number, shard, target, self.paced_bytes(shard)
@@ -193,16 +220,16 @@ class Rebalancer:
                 "rebalance: cannot read %s from %s: %s", shard.shard_id, shard.node_id, failure
             )
             plan.exclude(shard.node_id)
+            copy = None
             self.progress.problems += 1
-            return False
         except Exception as error:  # noqa: BLE001 - the target failed; the round goes on without it
             log.warning("rebalance: cannot copy %s to %s: %s", shard.shard_id, target, error)
             plan.exclude(target)
+            copy = None
             self.progress.problems += 1
+        if copy is None:  # failed, or the object changed meanwhile: the client's write won
+            plan.record(Move(target, shard.node_id, shard.size))
             return False
-        if copy is None:
-            return False  # the object changed meanwhile: the client's write won
-        plan.record(Move(shard.node_id, target, shard.size))
         self.progress.advance(items=1, nbytes=shard.size)
         return True
 
@@ -216,15 +243,20 @@ class Rebalancer:
         except Exception as error:
             raise SourceFailed(str(error)) from error
 
-    async def keep_lease(self) -> bool:
-        """Renew the lease once a third of it has passed; False if it was lost."""
-        if time.monotonic() - self.lease_renewed < self.lease.seconds / 3:
-            return True
-        self.lease_renewed = time.monotonic()
-        if await self.lease.take():
-            return True
-        log.warning("rebalance: lost the lease to %s; stopping", await self.lease.current_holder())
-        return False
+    async def keep_lease(self) -> None:
+        """Renew the lease three times per its length while the round runs, however long one
+        move takes; a lost lease stops the walk after the moves under way."""
+        while True:
+            await asyncio.sleep(self.lease.seconds / 3)
+            try:
+                renewed = await self.lease.take()
+            except Exception:  # noqa: BLE001 - unsure it is still ours: stop as if it were lost
+                log.exception("rebalance: cannot renew the lease")
+                renewed = False
+            if not renewed:
+                self.lease_lost = True
+                log.warning("rebalance: lost the lease to %s", await self.lease.current_holder())
+                return
 
 
 def make_rebalancer(

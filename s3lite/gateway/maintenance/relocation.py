@@ -16,8 +16,10 @@ stop at:
    read the record before the switch finish.
 """
 
+import asyncio
+import contextlib
+import logging
 import secrets
-import time
 from collections.abc import AsyncIterable
 
 from s3lite.errors import PartCorrupted
@@ -33,6 +35,8 @@ from s3lite.gateway.metadata.records import (
     ShardRecord,
 )
 from s3lite.gateway.metadata.store import Metadata
+
+log = logging.getLogger(__name__)
 
 
 def planned(shard: ShardRecord) -> PlannedShard:
@@ -102,7 +106,10 @@ class ShardRelocator:
                 await self.metadata.drop_intent(write_id)
             raise
         if not await self.metadata.claim_intent(write_id, IntentState.COMMITTING):
-            return None  # idle too long: a collector took it over and deletes the copy
+            # A collector took it over (the database was out of reach too long): it deletes
+            # the copy, but perhaps before the node had it all, so delete it here too.
+            await self.remover.remove([copy])
+            return None
         switched = await self.metadata.switch_shard(record, part_number, shard, copy, keep_apart)
         if switched:
             await self.remover.retire([shard])
@@ -115,23 +122,37 @@ class ShardRelocator:
         """Stream ``source`` to the copy's node and check what the node kept."""
         url = await self.registry.url_of(copy.node_id)
         sender = self.nodes.sender(copy.node_id, url, copy.shard_id, copy.size)
-        touched = time.monotonic()
+        alive = asyncio.ensure_future(self.keep_alive(write_id))
+        chunks = aiter(source)
         try:
-            async for chunk in source:
+            async for chunk in chunks:
                 if sender.sent + len(chunk) > copy.size:
                     raise PartCorrupted(f"more than the {copy.size} bytes of {copy.shard_id}")
                 await sender.write(chunk)
-                if time.monotonic() - touched > self.touch_seconds:
-                    touched = time.monotonic()
-                    await self.metadata.touch_intent(write_id)
             if sender.sent != copy.size:
                 raise PartCorrupted(f"{sender.sent} of {copy.size} bytes of {copy.shard_id}")
             stored = await sender.finish()
         except BaseException:
             sender.abort()
             raise
+        finally:
+            alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await alive
+            if hasattr(chunks, "aclose"):
+                await chunks.aclose()  # stops a read from the source node at once
         if (stored.size, stored.sha256) != (copy.size, copy.sha256):
             raise PartCorrupted(
                 f"node {copy.node_id} stored {stored.size} bytes with SHA-256 {stored.sha256} "
                 f"for {copy.shard_id}; the record says {copy.size} with {copy.sha256}"
             )
+
+    async def keep_alive(self, write_id: str) -> None:
+        """Tell collectors the copy is alive, however slowly its bytes come (a paced source
+        may leave seconds between chunks)."""
+        while True:
+            await asyncio.sleep(self.touch_seconds)
+            try:
+                await self.metadata.touch_intent(write_id)
+            except Exception:  # noqa: BLE001 - the next touch may reach the database
+                log.warning("cannot touch relocation %s", write_id, exc_info=True)
