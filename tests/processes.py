@@ -496,6 +496,18 @@ class Cluster:
             ids |= {part["part_id"] for part in listing}
         return ids
 
+    def command(self, name: str, *extra: str) -> subprocess.CompletedProcess:
+        """``s3lite NAME`` (scrub, repair, rebalance...) on this cluster's database, with the
+        gateway's settings, as a shared config file would give them."""
+        settings = ["--mongo-uri", self.mongo_uri, "--db", self.gateway.db]
+        settings += ["--cluster-token", self.token, *self.gateway.role_args()]
+        return subprocess.run(
+            [sys.executable, "-m", "s3lite", name, *settings, *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     def api(self, method: str, path: str, document: dict | None = None, **kwargs) -> Response:
         """A request to the gateway's cluster API, with the token and an optional JSON body."""
         if document is not None:

@@ -4,7 +4,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -101,24 +100,7 @@ def test_after_every_process_restarts_every_object_reads_back_byte_for_byte(clus
 
 
 def scrub(cluster, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "s3lite",
-            "scrub",
-            "--mongo-uri",
-            cluster.mongo_uri,
-            "--db",
-            cluster.gateway.db,
-            "--cluster-token",
-            cluster.token,
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return cluster.command("scrub", *extra)
 
 
 def test_scrub_reports_missing_and_damaged_parts(cluster):

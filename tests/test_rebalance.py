@@ -8,8 +8,6 @@ back as written and that the nodes hold exactly the shards the records point at.
 
 import json
 import random
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -434,34 +432,20 @@ def test_the_rebalance_command_shows_the_plan_and_runs_a_round(make_cluster, gat
     bucket = new_bucket(cluster)
     objects = fill(cluster, bucket, count=60, seed=18, largest=96 * KIB)
     start_nodes(cluster, 3)
-    command = [
-        sys.executable,
-        "-m",
-        "s3lite",
-        "rebalance",
-        "--mongo-uri",
-        cluster.mongo_uri,
-        "--db",
-        cluster.gateway.db,
-        "--cluster-token",
-        cluster.token,
-        "--delete-delay-seconds",
-        "0",  # as the harness's gateway: replaced shards go at once
-        "--json",
-    ]
-    shown = json.loads(subprocess.run(command, capture_output=True, check=True).stdout)
+    shown = json.loads(cluster.command("rebalance", "--json").stdout)
     before = shown["plan"]
     assert not before["balanced"] and before["bytes_to_move"] > 0 and "ran" not in shown
     assert len(before["nodes"]) == 9
     assert status(cluster.gateway)["bytes_moved"] == 0  # showing moves nothing
 
-    ran = json.loads(subprocess.run([*command, "--run"], capture_output=True, check=True).stdout)
+    ran = json.loads(cluster.command("rebalance", "--json", "--run").stdout)
     assert ran["ran"] is True and ran["progress"]["bytes_done"] > 0
     assert ran["after"]["spread"] < before["spread"] / 10
     assert_reads_back(cluster, bucket, objects)
     assert_no_orphans(cluster, gateway_db, bucket, objects)
 
-    shown = subprocess.run(command[:-1], capture_output=True, check=True, text=True).stdout
-    assert "bytes to move" in shown and "fair share" in shown
-    again = [*command[:-1], "--run"]  # with its progress bar; nothing is left to move
-    assert "rebalancing" in subprocess.run(again, capture_output=True, check=True, text=True).stdout
+    shown = cluster.command("rebalance")
+    assert shown.returncode == 0 and "bytes to move" in shown.stdout
+    assert "fair share" in shown.stdout
+    again = cluster.command("rebalance", "--run")  # with its progress bar; nothing is left to move
+    assert again.returncode == 0 and "rebalancing" in again.stdout

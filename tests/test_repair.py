@@ -16,25 +16,7 @@ MIB = 1024 * 1024
 
 
 def command(cluster: Cluster, name: str, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "s3lite",
-            name,
-            "--mongo-uri",
-            cluster.mongo_uri,
-            "--db",
-            cluster.gateway.db,
-            "--cluster-token",
-            cluster.token,
-            *cluster.gateway.role_args(),  # the gateway's settings, as a shared config gives
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return cluster.command(name, *extra)
 
 
 def repair(cluster: Cluster, *extra: str) -> dict:

@@ -2,24 +2,19 @@
 
 from tornado.web import Application
 
-from s3lite import db
 from s3lite.config import GatewayConfig
 from s3lite.gateway.api import cluster, dashboard, s3_routes
 from s3lite.gateway.api.request_log import log_request
 from s3lite.gateway.api.s3_base import S3HeaderCase
-from s3lite.gateway.cluster.registry import NodeRegistry
 from s3lite.gateway.data.erasure import ParityCode
 from s3lite.gateway.data.multipart import MultipartUploads
-from s3lite.gateway.data.node_client import NodeClient
-from s3lite.gateway.data.node_http import NodeConnections
 from s3lite.gateway.data.objects import Objects
-from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.maintenance.collector import OrphanCollector
 from s3lite.gateway.maintenance.rebalancer import make_rebalancer
 from s3lite.gateway.maintenance.repair import make_repairer
-from s3lite.gateway.metadata.store import Metadata
 from s3lite.gateway.metrics import GatewayMetrics
 from s3lite.gateway.services import GatewayServices
+from s3lite.gateway.wiring import ClusterAccess, cluster_access
 from s3lite.inflight import RequestsInFlight
 from s3lite.server import serve_until_stopped
 from s3lite.tasks import BackgroundTasks, every
@@ -41,71 +36,75 @@ def make_app(services: GatewayServices) -> Application:
 
 async def run(config: GatewayConfig) -> None:
     metrics = GatewayMetrics()
-    client = await db.connect(config.mongo_uri, config.db_connect_seconds, [metrics.database])
-    tasks = BackgroundTasks()
-    http = NodeConnections()
-    try:
-        database = client[config.db]
-        metadata = Metadata(database)
-        registry = NodeRegistry(database, config.down_after_missed_heartbeats)
-        nodes = NodeClient(http, config.cluster_token)
-        remover = ShardRemover(metadata, registry, nodes, config.delete_delay_seconds)
-        objects = Objects(
-            metadata,
-            registry,
-            nodes,
-            remover,
-            ParityCode.of(config.parity_shards),
-            touch_seconds=config.gc_grace_seconds / 4,
-        )
-        multipart = MultipartUploads(metadata, remover)
-        rebalancer = make_rebalancer(config, database, metadata, registry, nodes, remover)
-        repairer = make_repairer(config, database, metadata, registry, nodes, remover)
-        services = GatewayServices(
-            config,
-            metadata,
-            registry,
-            nodes,
-            remover,
-            objects,
-            multipart,
-            tasks,
-            rebalancer,
-            repairer,
-            metrics,
-        )
-        metrics.follow_jobs(services)
-        await metadata.ensure_indexes()
-        await metadata.upgrade_records()
-        await registry.ensure_indexes()
-        collector = OrphanCollector(
-            metadata, remover, config.gc_grace_seconds, config.multipart_expiry_seconds
-        )
-        tasks.spawn(
-            every(config.retry_deletes_seconds, remover.retry_deferred, "deferred deletions"),
-            "deferred shard deletions",
-        )
-        tasks.spawn(
-            every(config.gc_interval_seconds, collector.collect, "collecting abandoned uploads"),
-            "abandoned upload collector",
-        )
-        app = make_app(services)
-        requests = RequestsInFlight(app)
-        rebalancer.pace.follow(requests)
-        if config.repair_interval_seconds:
-            tasks.spawn(repairer.run_forever(config.repair_interval_seconds), "repairer")
-        if config.rebalance:
-            tasks.spawn(rebalancer.run_forever(config.rebalance_interval_seconds), "rebalancer")
-        await serve_until_stopped(
-            app,
-            config.host,
-            config.port,
-            body_silence_seconds=config.body_timeout_seconds,
-            requests=requests,
-            max_body_size=SMALL_BODY_LIMIT,
-            idle_connection_timeout=config.idle_timeout_seconds,
-        )
-    finally:
-        await tasks.close()
-        http.close()
-        await client.close()
+    async with cluster_access(config, [metrics.database]) as access:
+        tasks = BackgroundTasks()
+        try:
+            await serve(config, access, metrics, tasks)
+        finally:
+            await tasks.close()
+
+
+async def serve(
+    config: GatewayConfig, access: ClusterAccess, metrics: GatewayMetrics, tasks: BackgroundTasks
+) -> None:
+    metadata, registry, nodes, remover = (
+        access.metadata,
+        access.registry,
+        access.nodes,
+        access.remover,
+    )
+    objects = Objects(
+        metadata,
+        registry,
+        nodes,
+        remover,
+        ParityCode.of(config.parity_shards),
+        touch_seconds=config.gc_grace_seconds / 4,
+    )
+    multipart = MultipartUploads(metadata, remover)
+    rebalancer = make_rebalancer(config, access)
+    repairer = make_repairer(config, access)
+    services = GatewayServices(
+        config,
+        metadata,
+        registry,
+        nodes,
+        remover,
+        objects,
+        multipart,
+        tasks,
+        rebalancer,
+        repairer,
+        metrics,
+    )
+    metrics.follow_jobs(services)
+    await metadata.ensure_indexes()
+    await metadata.upgrade_records()
+    await registry.ensure_indexes()
+    collector = OrphanCollector(
+        metadata, remover, config.gc_grace_seconds, config.multipart_expiry_seconds
+    )
+    tasks.spawn(
+        every(config.retry_deletes_seconds, remover.retry_deferred, "deferred deletions"),
+        "deferred shard deletions",
+    )
+    tasks.spawn(
+        every(config.gc_interval_seconds, collector.collect, "collecting abandoned uploads"),
+        "abandoned upload collector",
+    )
+    app = make_app(services)
+    requests = RequestsInFlight(app)
+    rebalancer.pace.follow(requests)
+    if config.repair_interval_seconds:
+        tasks.spawn(repairer.run_forever(config.repair_interval_seconds), "repairer")
+    if config.rebalance:
+        tasks.spawn(rebalancer.run_forever(config.rebalance_interval_seconds), "rebalancer")
+    await serve_until_stopped(
+        app,
+        config.host,
+        config.port,
+        body_silence_seconds=config.body_timeout_seconds,
+        requests=requests,
+        max_body_size=SMALL_BODY_LIMIT,
+        idle_connection_timeout=config.idle_timeout_seconds,
+    )

@@ -11,16 +11,11 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from s3lite import db
 from s3lite.config import GatewayConfig
 from s3lite.console import follow
-from s3lite.gateway.cluster.registry import NodeRegistry
-from s3lite.gateway.data.node_client import NodeClient
-from s3lite.gateway.data.node_http import NodeConnections
-from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.maintenance.balance import BalancePlan
 from s3lite.gateway.maintenance.rebalancer import make_rebalancer
-from s3lite.gateway.metadata.store import Metadata
+from s3lite.gateway.wiring import cluster_access
 
 
 def plan_document(plan: BalancePlan) -> dict:
@@ -58,15 +53,8 @@ async def run(
 ) -> int:
     out = out or sys.stdout
     console = Console(file=out if not as_json else sys.stderr)
-    client = await db.connect(config.mongo_uri, config.db_connect_seconds)
-    http = NodeConnections()
-    try:
-        database = client[config.db]
-        metadata = Metadata(database)
-        registry = NodeRegistry(database, config.down_after_missed_heartbeats)
-        nodes = NodeClient(http, config.cluster_token)
-        remover = ShardRemover(metadata, registry, nodes, config.delete_delay_seconds)
-        rebalancer = make_rebalancer(config, database, metadata, registry, nodes, remover)
+    async with cluster_access(config) as access:
+        rebalancer = make_rebalancer(config, access)
         plan = await rebalancer.plan()
         report = {"plan": plan_document(plan)}
         if not as_json:
@@ -94,6 +82,3 @@ async def run(
         if as_json:
             print(json.dumps(report, indent=2), file=out)
         return exit_code
-    finally:
-        http.close()
-        await client.close()

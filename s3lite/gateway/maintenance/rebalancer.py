@@ -17,18 +17,16 @@ import logging
 import time
 from collections import defaultdict
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from s3lite.config import GatewayConfig
 from s3lite.gateway.cluster.registry import NodeRegistry
 from s3lite.gateway.data.node_client import NodeClient
-from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.maintenance.balance import BalancePlan, Move, NodeShare
 from s3lite.gateway.maintenance.lease import Lease, new_holder_name
 from s3lite.gateway.maintenance.pacing import Pace
 from s3lite.gateway.maintenance.relocation import ShardRelocator
 from s3lite.gateway.metadata.records import ObjectPart, ObjectRecord, ShardRecord
 from s3lite.gateway.metadata.store import Metadata
+from s3lite.gateway.wiring import ClusterAccess
 from s3lite.progress import JobState, Progress
 
 log = logging.getLogger(__name__)
@@ -259,23 +257,20 @@ class Rebalancer:
                 return
 
 
-def make_rebalancer(
-    config: GatewayConfig,
-    database: AsyncDatabase,
-    metadata: Metadata,
-    registry: NodeRegistry,
-    nodes: NodeClient,
-    remover: ShardRemover,
-) -> Rebalancer:
+def make_rebalancer(config: GatewayConfig, access: ClusterAccess) -> Rebalancer:
     """The rebalancer of a gateway, or of ``s3lite rebalance``, which shares its settings."""
     relocator = ShardRelocator(
-        metadata, registry, nodes, remover, touch_seconds=config.gc_grace_seconds / 4
+        access.metadata,
+        access.registry,
+        access.nodes,
+        access.remover,
+        touch_seconds=config.gc_grace_seconds / 4,
     )
-    lease = Lease(database["leases"], "rebalance", LEASE_SECONDS, new_holder_name())
+    lease = Lease(access.database["leases"], "rebalance", LEASE_SECONDS, new_holder_name())
     return Rebalancer(
-        metadata,
-        registry,
-        nodes,
+        access.metadata,
+        access.registry,
+        access.nodes,
         relocator,
         lease,
         Pace(config.rebalance_bytes_per_second),

@@ -23,8 +23,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from s3lite.clock import now
 from s3lite.config import GatewayConfig
 from s3lite.errors import NodeUnavailable, NoSuchPart, PartCorrupted
@@ -47,6 +45,7 @@ from s3lite.gateway.metadata.records import (
     ShardRole,
 )
 from s3lite.gateway.metadata.store import Metadata
+from s3lite.gateway.wiring import ClusterAccess
 from s3lite.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -382,17 +381,16 @@ class Repairer:
         return strays
 
 
-def make_repairer(
-    config: GatewayConfig,
-    database: AsyncDatabase,
-    metadata: Metadata,
-    registry: NodeRegistry,
-    nodes: NodeClient,
-    remover: ShardRemover,
-) -> Repairer:
+def make_repairer(config: GatewayConfig, access: ClusterAccess) -> Repairer:
     """The repairer of a gateway, or of ``s3lite repair``, which shares its settings."""
     relocator = ShardRelocator(
-        metadata, registry, nodes, remover, touch_seconds=config.gc_grace_seconds / 4
+        access.metadata,
+        access.registry,
+        access.nodes,
+        access.remover,
+        touch_seconds=config.gc_grace_seconds / 4,
     )
-    lease = Lease(database["leases"], "repair", LEASE_SECONDS, new_holder_name())
-    return Repairer(config, metadata, registry, nodes, remover, relocator, lease)
+    lease = Lease(access.database["leases"], "repair", LEASE_SECONDS, new_holder_name())
+    return Repairer(
+        config, access.metadata, access.registry, access.nodes, access.remover, relocator, lease
+    )

@@ -8,15 +8,10 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from s3lite import db
 from s3lite.config import GatewayConfig
 from s3lite.console import follow
-from s3lite.gateway.cluster.registry import NodeRegistry
-from s3lite.gateway.data.node_client import NodeClient
-from s3lite.gateway.data.node_http import NodeConnections
-from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.maintenance.repair import RoundOptions, make_repairer
-from s3lite.gateway.metadata.store import Metadata
+from s3lite.gateway.wiring import cluster_access
 
 
 def summary_table(detail: dict) -> Table:
@@ -49,15 +44,8 @@ async def run(
     the lease)."""
     out = out or sys.stdout
     console = Console(file=out if not as_json else sys.stderr)
-    client = await db.connect(config.mongo_uri, config.db_connect_seconds)
-    http = NodeConnections()
-    try:
-        database = client[config.db]
-        metadata = Metadata(database)
-        registry = NodeRegistry(database, config.down_after_missed_heartbeats)
-        nodes = NodeClient(http, config.cluster_token)
-        remover = ShardRemover(metadata, registry, nodes, config.delete_delay_seconds)
-        repairer = make_repairer(config, database, metadata, registry, nodes, remover)
+    async with cluster_access(config) as access:
+        repairer = make_repairer(config, access)
         options = RoundOptions(deep=deep, add_parity=add_parity, dry_run=dry_run)
         if as_json:
             ran = await repairer.run_round(options)
@@ -76,6 +64,3 @@ async def run(
                     f"stray: {stray['shard_id']} on {stray['node_id']} ({stray['size']:,} B)"
                 )
         return 0 if ran and not left else 1
-    finally:
-        http.close()
-        await client.close()

@@ -14,15 +14,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from s3lite import db
 from s3lite.config import GatewayConfig
 from s3lite.console import JobBar
 from s3lite.errors import NodeUnavailable, NoSuchPart, PartCorrupted
 from s3lite.gateway.cluster.registry import NodeRegistry
 from s3lite.gateway.data.node_client import NodeClient
-from s3lite.gateway.data.node_http import NodeConnections
 from s3lite.gateway.metadata.records import ObjectRecord, ShardRecord
 from s3lite.gateway.metadata.store import Metadata
+from s3lite.gateway.wiring import cluster_access
 from s3lite.progress import Progress
 
 
@@ -121,16 +120,9 @@ async def planned(metadata: Metadata) -> Progress:
 async def run(
     config: GatewayConfig, deep: bool = False, as_json: bool = False, out=sys.stdout
 ) -> int:
-    client = await db.connect(config.mongo_uri, config.db_connect_seconds)
-    http = NodeConnections()
-    try:
-        database = client[config.db]
-        metadata = Metadata(database)
-        scrubber = Scrubber(
-            NodeRegistry(database, config.down_after_missed_heartbeats),
-            NodeClient(http, config.cluster_token),
-            deep,
-        )
+    async with cluster_access(config) as access:
+        metadata = access.metadata
+        scrubber = Scrubber(access.registry, access.nodes, deep)
         tally = Tally()
         findings = []
         progress = await planned(metadata)
@@ -156,6 +148,3 @@ async def run(
         else:
             print(tally.describe(), file=out)
         return 1 if tally.problems else 0
-    finally:
-        http.close()
-        await client.close()
