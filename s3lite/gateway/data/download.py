@@ -52,10 +52,10 @@ class ObjectReader:
         end: int,
         registry: NodeRegistry,
         nodes: NodeClient,
-        report: Callable[[str, str, str], Awaitable[None]],
+        report: Callable[[str, str, ShardRecord, str], Awaitable[None]],
     ):
         self.record = record
-        self.report = report  # (node id, shard id, why): for the repairer to check the shard
+        self.report = report  # (bucket, key, shard, why): for the repairer to check the shard
         self.reads = ShardReads(registry, nodes, f"{record.bucket}/{record.key}")
         # Every data shard of every part, with the span of the object it holds.
         shards = [(part, shard) for part in record.parts for shard in part.data_shards]
@@ -106,7 +106,8 @@ class ObjectReader:
         finally:
             for shard in self.record.shards:
                 if shard.shard_id in self.reads.bad:
-                    await self.report(shard.node_id, shard.shard_id, self.reads.bad[shard.shard_id])
+                    reason = self.reads.bad[shard.shard_id]
+                    await self.report(self.record.bucket, self.record.key, shard, reason)
 
     async def stream_pieces(self, sink: Sink) -> None:
         if self.prefetched is not None:

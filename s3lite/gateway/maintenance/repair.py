@@ -1,17 +1,21 @@
 """The repairer: every part keeps all of its shards, data and parity, on nodes that have them.
 
-A round (one gateway at a time, by a lease in the database) walks every object. A shard is
+A round (one gateway at a time, by a lease in the database) looks at objects. A shard is
 rebuilt from six others of its part onto a node that holds none of the part when it is:
-- missing from its node, or damaged (a deep round has the node check the bytes; reads report
-  what they found on nodes that are up, and the next round checks those whatever its depth);
+- missing from its node, or damaged (a deep round has the node check the bytes; reads and
+  scrubs report what they could not read, and the next round checks those bytes in any case);
 - on a node down longer than ``--repair-after-seconds``. The old copy is retired: once that
   node is back, the deferred deletion removes it, and the node serves and takes shards again.
 
 A rebuilt shard must hash to the SHA-256 its record already has, and takes the old one's place
 in one guarded write (``ShardRelocator``): an overwrite or deletion meanwhile wins.
-``--add-parity`` gives parity to parts written without it. Last, stray shards, on a node but in
-no record, intent, or waiting deletion, are deleted once older than the grace period (or
-listed, with ``dry_run``).
+``--add-parity`` gives parity to parts written without it. Last, ``s3lite repair`` deletes stray
+shards, on a node but in no record, intent, or waiting deletion, once older than the grace
+period (or lists them, with ``--dry-run``).
+
+The gateway's own rounds (every ``--repair-interval-seconds``) look only at the objects of
+shards that reads and scrubs reported and, once a node has been down for long, walk every
+object: while all is well they cost one read of the ``suspect_shards`` collection.
 """
 
 import asyncio
@@ -20,12 +24,13 @@ import logging
 import secrets
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from s3lite.clock import now
 from s3lite.config import GatewayConfig
-from s3lite.errors import NodeUnavailable, NoSuchPart, PartCorrupted
+from s3lite.errors import NodeUnavailable, NoSuchBucket, NoSuchKey, NoSuchPart, PartCorrupted
 from s3lite.gateway.cluster.placement import NodeLoad, choose_nodes
 from s3lite.gateway.cluster.registry import NodeRegistry
 from s3lite.gateway.data.erasure import ParityCode
@@ -55,8 +60,14 @@ LEASE_SECONDS = 20.0  # a holder that dies delays the next round this long at mo
 
 @dataclass
 class RoundOptions:
-    deep: bool = False  # have nodes read and check every shard's bytes
+    """What a round looks at. The gateway's own rounds look only at what reads and scrubs
+    reported and at nodes down for long, so that they cost nothing while all is well;
+    ``s3lite repair`` asks every node about every shard and looks for strays."""
+
+    check_all: bool = False  # ask every shard's node whether it holds the shard as recorded
+    deep: bool = False  # ... and have it read and check the bytes
     add_parity: bool = False  # protect parts written without parity
+    strays: bool = False  # look for shards that nothing refers to
     dry_run: bool = False  # list stray shards instead of deleting them
 
 
@@ -113,24 +124,41 @@ class Repairer:
             "strays_deleted": 0,
         }
         try:
-            self.progress.start(items_total=await self.metadata.objects.estimated_document_count())
-            self.progress.detail = counts
             view = await self.cluster_view()
             suspects = await self.metadata.suspects()
-            async with contextlib.aclosing(self.metadata.all_objects()) as records:
-                async for record in records:
+            walk = options.check_all or options.add_parity or bool(view.long_down)
+            if walk:
+                total = await self.metadata.objects.estimated_document_count()
+            else:
+                total = len(set(suspects.values()))
+            self.progress.start(items_total=total)
+            self.progress.detail = counts
+            records = self.metadata.all_objects() if walk else self.suspected(suspects)
+            async with contextlib.aclosing(records) as walked:
+                async for record in walked:
                     for part in record.parts:
                         await self.repair_part(record, part, view, suspects, options)
                     self.progress.advance(items=1)
                     await self.keep_lease()
             for node_id, shard_id in suspects:
                 await self.metadata.forget_suspect(node_id, shard_id)
-            await self.collect_strays(view, options.dry_run)
+            if options.strays:
+                await self.collect_strays(view, options.dry_run)
             log.info("repair round done: %s", counts)
         finally:
             self.progress.finish()
             await self.lease.release()
         return True
+
+    async def suspected(
+        self, suspects: dict[tuple[str, str], tuple[str, str]]
+    ) -> AsyncIterator[ObjectRecord]:
+        """The objects that reported shards belong to, as they are now."""
+        for bucket, key in sorted(set(suspects.values())):
+            try:
+                yield await self.metadata.get_object(bucket, key)
+            except (NoSuchKey, NoSuchBucket):
+                continue  # deleted since: nothing to repair
 
     async def keep_lease(self) -> None:
         if time.monotonic() - self.lease_renewed > self.lease.seconds / 3:
@@ -155,13 +183,15 @@ class Repairer:
         self,
         part: ObjectPart,
         view: ClusterView,
-        suspects: set[tuple[str, str]],
-        deep: bool,
+        suspects: dict[tuple[str, str], tuple[str, str]],
+        options: RoundOptions,
         reads: ShardReads,
     ) -> list[ShardRecord]:
         """The part's shards to rebuild; every shard that cannot be read is marked in
-        ``reads``, so that none of them serves as a source."""
-        scrubber = Scrubber(self.registry, self.nodes, deep)
+        ``reads``, so that none of them serves as a source. A reported shard is always
+        checked deep; the others only when the round checks all."""
+        shallow = Scrubber(self.registry, self.nodes, options.deep)
+        deep = Scrubber(self.registry, self.nodes, deep=True)
         lost = []
         for shard in part.shards:
             if shard.node_id in view.long_down:
@@ -172,16 +202,13 @@ class Repairer:
                 reads.mark_bad(shard, NodeUnavailable(f"node {shard.node_id} is down"))
                 self.progress.detail["waiting"] += 1
                 continue
-            checked = (
-                Scrubber(self.registry, self.nodes, True)
-                if (
-                    shard.node_id,
-                    shard.shard_id,
-                )
-                in suspects
-                else scrubber
-            )
-            found = await checked.problem_with(shard)
+            if (shard.node_id, shard.shard_id) in suspects:
+                found = await deep.problem_with(shard)
+            elif options.check_all:
+                found = await shallow.problem_with(shard)
+            else:
+                continue
+
             if found is None:
                 continue
             problem, detail = found
@@ -198,11 +225,11 @@ class Repairer:
         record: ObjectRecord,
         part: ObjectPart,
         view: ClusterView,
-        suspects: set[tuple[str, str]],
+        suspects: dict[tuple[str, str], tuple[str, str]],
         options: RoundOptions,
     ) -> None:
         reads = ShardReads(self.registry, self.nodes, f"{record.bucket}/{record.key}")
-        lost = await self.problems(part, view, suspects, options.deep, reads)
+        lost = await self.problems(part, view, suspects, options, reads)
         if not part.parity_shards:
             if options.add_parity and not lost and self.config.parity_shards:
                 await self.add_parity(record, part, view, reads)

@@ -46,7 +46,9 @@ async def run(
     console = Console(file=out if not as_json else sys.stderr)
     async with cluster_access(config) as access:
         repairer = make_repairer(config, access)
-        options = RoundOptions(deep=deep, add_parity=add_parity, dry_run=dry_run)
+        options = RoundOptions(
+            check_all=True, deep=deep, add_parity=add_parity, strays=True, dry_run=dry_run
+        )
         if as_json:
             ran = await repairer.run_round(options)
         else:

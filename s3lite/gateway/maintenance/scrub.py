@@ -5,7 +5,8 @@ recorded when it stored it, and compares them with the object's record; a deep s
 the node read the bytes and check them (each chunk's CRC-32, the whole SHA-256), which finds
 damage inside the node's database without sending the bytes anywhere. What it finds comes
 back as ``Finding`` records, for a person (``s3lite scrub`` prints a line each, under a
-progress bar) or a script (``--json``), or for the maintenance work that acts on them.
+progress bar) or a script (``--json``), or for the maintenance work that acts on them; a
+missing or damaged shard is also reported to the repairer, whose next round rebuilds it.
 """
 
 import json
@@ -130,6 +131,10 @@ async def run(
             async for record in metadata.all_objects():
                 async for finding in scrubber.check(record, tally):
                     findings.append(finding)
+                    if finding.problem is not Problem.UNREACHABLE:  # for the repairer
+                        await metadata.report_suspect(
+                            record.bucket, record.key, finding.shard, finding.detail
+                        )
                     if not as_json:
                         bar.print_line(finding.describe(), out)
                 progress.advance(items=1, nbytes=record.size)

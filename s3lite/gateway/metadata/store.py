@@ -612,18 +612,28 @@ class Metadata:
         )
         return updated.matched_count == 1
 
-    async def report_suspect(self, node_id: str, shard_id: str, reason: str) -> None:
-        """A read found a shard missing or damaged on a node that is up: the repairer checks
-        it on its next round, even without a deep scan."""
+    async def report_suspect(self, bucket: str, key: str, shard: ShardRecord, reason: str) -> None:
+        """A read or a scrub could not read a shard of the object at ``key``: the repairer
+        checks it, and only it, on its next round."""
         await self.suspect_shards.replace_one(
-            {"_id": f"{node_id}/{shard_id}"},
-            {"node_id": node_id, "shard_id": shard_id, "reason": reason, "reported": now()},
+            {"_id": f"{shard.node_id}/{shard.shard_id}"},
+            {
+                "node_id": shard.node_id,
+                "shard_id": shard.shard_id,
+                "bucket": bucket,
+                "key": key,
+                "reason": reason,
+                "reported": now(),
+            },
             upsert=True,
         )
 
-    async def suspects(self) -> set[tuple[str, str]]:
-        """(node id, shard id) of every shard reported by reads."""
-        return {(d["node_id"], d["shard_id"]) async for d in self.suspect_shards.find()}
+    async def suspects(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """(node id, shard id) of every shard reported, to the (bucket, key) it was read for."""
+        return {
+            (d["node_id"], d["shard_id"]): (d["bucket"], d["key"])
+            async for d in self.suspect_shards.find()
+        }
 
     async def forget_suspect(self, node_id: str, shard_id: str) -> None:
         await self.suspect_shards.delete_one({"_id": f"{node_id}/{shard_id}"})
