@@ -490,7 +490,7 @@ def test_a_node_registered_through_one_gateway_is_listed_by_another(cluster, sec
 
 # Even filling ----------------------------------------------------------------------------------
 
-FIRST_PHASE_OBJECTS = 300
+FIRST_PHASE_OBJECTS = 150
 SMALLEST, LARGEST = KIB, 4 * MIB
 UPLOADERS = 4
 # Two cores saturated by uploads can hold a half-second heartbeat back past the two-second

@@ -2,7 +2,6 @@
 whole and by ranges across shard boundaries; with more lost, a clean 503 before any byte."""
 
 import contextlib
-import itertools
 import os
 from collections.abc import Iterator
 
@@ -80,10 +79,14 @@ def test_small_objects_read_with_any_two_of_eight_nodes_killed(eight_nodes):
     for key, body in bodies.items():
         s3.put_object(Bucket="small", Key=key, Body=body)
 
-    for pair in itertools.combinations(eight_nodes.nodes, 2):
-        with killed(eight_nodes, pair):
-            for key, body in bodies.items():
-                reads_back(s3, "small", key, body)
+    # Every pair, one node down while each of those after it goes down and comes back.
+    nodes = eight_nodes.nodes
+    for first, node in enumerate(nodes[:-1]):
+        with killed(eight_nodes, [node]):
+            for other in nodes[first + 1 :]:
+                with killed(eight_nodes, [other]):
+                    for key, body in bodies.items():
+                        reads_back(s3, "small", key, body)
 
 
 @pytest.mark.slow
@@ -111,7 +114,7 @@ def test_large_and_multipart_objects_read_with_two_nodes_killed(eight_nodes):
     assert len(layout(eight_nodes, "large", "multi")["parity"]) == 4  # two for each part
 
     nodes = eight_nodes.nodes
-    for pair in [(nodes[0], nodes[1]), (nodes[2], nodes[7]), (nodes[4], nodes[5])]:
+    for pair in [(nodes[0], nodes[1]), (nodes[2], nodes[7])]:
         with killed(eight_nodes, pair):
             reads_back(s3, "large", "large", large)
             reads_back(s3, "large", "multi", multi)

@@ -193,7 +193,7 @@ def start_nodes(cluster: Cluster, count: int) -> list:
 def test_three_joined_nodes_take_their_share_and_every_object_reads_back(make_cluster, gateway_db):
     cluster = make_cluster(*FAST)
     bucket = new_bucket(cluster)
-    objects = fill(cluster, bucket, count=120, seed=15, largest=96 * KIB)
+    objects = fill(cluster, bucket, count=80, seed=15, largest=96 * KIB)
     assert status(cluster.gateway)["running"] is False
     # On six nodes, parity doubles up on some; a move never does, so no part loses a node.
     nodes_before = {
@@ -229,7 +229,7 @@ def test_reads_and_writes_during_a_rebalance_get_the_right_bytes(make_cluster, g
     # Replaced shards outlive the switch by a few seconds, so reads that began before finish.
     cluster = make_cluster(*FAST, "--delete-delay-seconds", "4", "--retry-deletes-seconds", "1")
     bucket = new_bucket(cluster)
-    stored = fill(cluster, bucket, count=54, seed=16, largest=96 * KIB)
+    stored = fill(cluster, bucket, count=40, seed=16, largest=96 * KIB)
     expected: dict[str, bytes | None] = dict(stored)
     failures: list[str] = []
     stop = threading.Event()
@@ -430,7 +430,7 @@ def test_an_overwrite_or_a_delete_racing_a_move_wins(make_cluster, gateway_db):
 def test_the_rebalance_command_shows_the_plan_and_runs_a_round(make_cluster, gateway_db):
     cluster = make_cluster()  # the harness's gateway: rebalancer off
     bucket = new_bucket(cluster)
-    objects = fill(cluster, bucket, count=60, seed=18, largest=96 * KIB)
+    objects = fill(cluster, bucket, count=40, seed=18, largest=96 * KIB)
     start_nodes(cluster, 3)
     shown = json.loads(cluster.command("rebalance", "--json").stdout)
     before = shown["plan"]

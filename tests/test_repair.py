@@ -200,7 +200,7 @@ def test_a_repair_killed_mid_copy_loses_nothing_and_leaves_no_orphan_past_the_gr
     cluster.restart_gateway("--gc-grace-seconds", "2", "--gc-interval-seconds", "0.5")
     s3 = cluster.s3(retries={"max_attempts": 1})
     s3.create_bucket(Bucket="crash")
-    body = os.urandom(96 * MIB)
+    body = os.urandom(48 * MIB)
     s3.put_object(Bucket="crash", Key="k", Body=body)
     damaged = shards_of(cluster, "crash", "k")[1]
     damage_chunk(cluster, damaged)

@@ -55,7 +55,7 @@ from s3lite.progress import Progress
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 20.0  # a holder that dies delays the next round this long at most
+LEASE_SECONDS = 10.0  # a holder that dies delays the next round this long at most
 
 
 @dataclass
@@ -99,7 +99,6 @@ class Repairer:
         self.relocator = relocator
         self.lease = lease
         self.progress = Progress(job="repair")
-        self.lease_renewed = 0.0
 
     async def run_forever(self, interval_seconds: float) -> None:
         while True:
@@ -113,7 +112,7 @@ class Repairer:
         """One round, if this process gets the lease; answer whether it ran."""
         if not await self.lease.take():
             return False
-        self.lease_renewed = time.monotonic()
+        renewing = asyncio.ensure_future(self.renew_lease())
         counts = {
             "rebuilt": 0,
             "waiting": 0,
@@ -139,16 +138,24 @@ class Repairer:
                     for part in record.parts:
                         await self.repair_part(record, part, view, suspects, options)
                     self.progress.advance(items=1)
-                    await self.keep_lease()
             for node_id, shard_id in suspects:
                 await self.metadata.forget_suspect(node_id, shard_id)
             if options.strays:
                 await self.collect_strays(view, options.dry_run)
             log.info("repair round done: %s", counts)
         finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
             self.progress.finish()
             await self.lease.release()
         return True
+
+    async def renew_lease(self) -> None:
+        """Keep the lease while the round runs, however long one object takes."""
+        while True:
+            await asyncio.sleep(self.lease.seconds / 3)
+            if not await self.lease.take():
+                log.warning("repair: lost the lease to %s", await self.lease.current_holder())
 
     async def suspected(
         self, suspects: dict[tuple[str, str], tuple[str, str]]
@@ -159,11 +166,6 @@ class Repairer:
                 yield await self.metadata.get_object(bucket, key)
             except (NoSuchKey, NoSuchBucket):
                 continue  # deleted since: nothing to repair
-
-    async def keep_lease(self) -> None:
-        if time.monotonic() - self.lease_renewed > self.lease.seconds / 3:
-            self.lease_renewed = time.monotonic()
-            await self.lease.take()
 
     async def cluster_view(self) -> ClusterView:
         up = await self.registry.up_node_ids()
