@@ -229,7 +229,7 @@ def test_reads_and_writes_during_a_rebalance_get_the_right_bytes(make_cluster, g
     # Replaced shards outlive the switch by a few seconds, so reads that began before finish.
     cluster = make_cluster(*FAST, "--delete-delay-seconds", "4", "--retry-deletes-seconds", "1")
     bucket = new_bucket(cluster)
-    stored = fill(cluster, bucket, count=40, seed=16, largest=96 * KIB)
+    stored = fill(cluster, bucket, count=54, seed=16, largest=96 * KIB)
     expected: dict[str, bytes | None] = dict(stored)
     failures: list[str] = []
     stop = threading.Event()
