@@ -136,9 +136,9 @@ class ObjectReader:
             try:
                 await self.reads.read_range(piece.shard, piece.start, piece.end, counted)
             except UNREADABLE as error:
+                self.reads.mark_bad(piece.shard, error)  # reported, for the repairer
                 if piece.start + delivered == piece.end:
                     raise  # sent whole, then found damaged: too late to take back
-                self.reads.mark_bad(piece.shard, error)
                 await self.rebuild(piece, piece.start + delivered, sink)
 
     async def stream_rebuilt(self, first: Piece, later: list[Piece], sink: Sink) -> None:
