@@ -1,6 +1,7 @@
 """The repairer puts every lost or damaged shard back on a node, gives old objects parity,
 and deletes shards that nothing refers to; ``s3lite repair`` runs it once."""
 
+import http.client
 import json
 import os
 import subprocess
@@ -255,3 +256,27 @@ def test_the_gateway_repairs_by_itself_what_a_read_found_damaged(cluster):
     wait_until(rebuilt, 30, "the gateway's repairer to rebuild the shard")
     assert cluster.api("GET", "/_cluster/repair").json()["progress"]["job"] == "repair"
     assert command(cluster, "scrub", "--deep").returncode == 0
+
+
+@pytest.mark.faults
+def test_damage_found_only_by_a_shards_sha256_cuts_the_read_and_is_repaired_after(cluster):
+    """A chunk without a CRC (as earlier versions wrote them) shows damage only when the whole
+    shard has been sent: the read is cut, and the shard reported and rebuilt."""
+    s3 = cluster.s3(retries={"max_attempts": 1})
+    s3.create_bucket(Bucket="old")
+    body = os.urandom(3 * MIB)
+    s3.put_object(Bucket="old", Key="k", Body=body)
+    damaged = shards_of(cluster, "old", "k")[1]
+    damage_chunk(cluster, damaged)
+    with pymongo.MongoClient(cluster.mongo_uri) as client:
+        chunks = client[node_of(cluster, damaged["node_id"]).db]["parts.chunks"]
+        chunks.update_one({"_id": f"{damaged['shard_id']}/0"}, {"$unset": {"crc32": ""}})
+
+    connection = http.client.HTTPConnection("127.0.0.1", cluster.gateway.port, timeout=30)
+    connection.request("GET", "/old/k")
+    with pytest.raises(http.client.IncompleteRead):
+        connection.getresponse().read()
+    connection.close()
+
+    assert repair(cluster)["detail"]["rebuilt"] == 1
+    assert s3.get_object(Bucket="old", Key="k")["Body"].read() == body
