@@ -23,7 +23,7 @@ from s3lite.gateway.data.node_client import NodeClient
 from s3lite.gateway.maintenance.balance import BalancePlan, Move, NodeShare
 from s3lite.gateway.maintenance.lease import Lease, new_holder_name
 from s3lite.gateway.maintenance.pacing import Pace
-from s3lite.gateway.maintenance.relocation import ShardRelocator
+from s3lite.gateway.maintenance.relocation import ShardRelocator, relocator_for
 from s3lite.gateway.metadata.records import ObjectPart, ObjectRecord, ShardRecord
 from s3lite.gateway.metadata.store import Metadata
 from s3lite.gateway.wiring import ClusterAccess
@@ -259,13 +259,7 @@ class Rebalancer:
 
 def make_rebalancer(config: GatewayConfig, access: ClusterAccess) -> Rebalancer:
     """The rebalancer of a gateway, or of ``s3lite rebalance``, which shares its settings."""
-    relocator = ShardRelocator(
-        access.metadata,
-        access.registry,
-        access.nodes,
-        access.remover,
-        touch_seconds=config.gc_grace_seconds / 4,
-    )
+    relocator = relocator_for(config, access)
     lease = Lease(access.database["leases"], "rebalance", LEASE_SECONDS, new_holder_name())
     return Rebalancer(
         access.metadata,

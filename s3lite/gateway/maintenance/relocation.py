@@ -22,6 +22,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterable
 
+from s3lite.config import GatewayConfig
 from s3lite.errors import PartCorrupted
 from s3lite.gateway.cluster.registry import NodeRegistry
 from s3lite.gateway.data.node_client import NodeClient
@@ -35,6 +36,7 @@ from s3lite.gateway.metadata.records import (
     ShardRecord,
 )
 from s3lite.gateway.metadata.store import Metadata
+from s3lite.gateway.wiring import ClusterAccess
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +158,15 @@ class ShardRelocator:
                 await self.metadata.touch_intent(write_id)
             except Exception:  # noqa: BLE001 - the next touch may reach the database
                 log.warning("cannot touch relocation %s", write_id, exc_info=True)
+
+
+def relocator_for(config: GatewayConfig, access: ClusterAccess) -> ShardRelocator:
+    """The relocator of a gateway or of a command sharing its settings: its intents are
+    touched often enough that the collector's grace never takes one still copying."""
+    return ShardRelocator(
+        access.metadata,
+        access.registry,
+        access.nodes,
+        access.remover,
+        touch_seconds=config.gc_grace_seconds / 4,
+    )

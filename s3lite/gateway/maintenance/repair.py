@@ -32,13 +32,10 @@ from s3lite.clock import now
 from s3lite.config import GatewayConfig
 from s3lite.errors import NodeUnavailable, NoSuchBucket, NoSuchKey, NoSuchPart, PartCorrupted
 from s3lite.gateway.cluster.placement import NodeLoad, choose_nodes
-from s3lite.gateway.cluster.registry import NodeRegistry
 from s3lite.gateway.data.erasure import ParityCode
-from s3lite.gateway.data.node_client import NodeClient
 from s3lite.gateway.data.rebuild import WINDOW_BYTES, ShardReads, ShardRebuilder
-from s3lite.gateway.data.removal import ShardRemover
 from s3lite.gateway.maintenance.lease import Lease, new_holder_name
-from s3lite.gateway.maintenance.relocation import ShardRelocator, planned
+from s3lite.gateway.maintenance.relocation import ShardRelocator, planned, relocator_for
 from s3lite.gateway.maintenance.scrub import Problem, Scrubber
 from s3lite.gateway.metadata.records import (
     Intent,
@@ -49,7 +46,6 @@ from s3lite.gateway.metadata.records import (
     ShardRecord,
     ShardRole,
 )
-from s3lite.gateway.metadata.store import Metadata
 from s3lite.gateway.wiring import ClusterAccess
 from s3lite.progress import Progress
 
@@ -82,20 +78,13 @@ class ClusterView:
 
 class Repairer:
     def __init__(
-        self,
-        config: GatewayConfig,
-        metadata: Metadata,
-        registry: NodeRegistry,
-        nodes: NodeClient,
-        remover: ShardRemover,
-        relocator: ShardRelocator,
-        lease: Lease,
+        self, config: GatewayConfig, access: ClusterAccess, relocator: ShardRelocator, lease: Lease
     ):
         self.config = config
-        self.metadata = metadata
-        self.registry = registry
-        self.nodes = nodes
-        self.remover = remover
+        self.metadata = access.metadata
+        self.registry = access.registry
+        self.nodes = access.nodes
+        self.remover = access.remover
         self.relocator = relocator
         self.lease = lease
         self.progress = Progress(job="repair")
@@ -412,14 +401,5 @@ class Repairer:
 
 def make_repairer(config: GatewayConfig, access: ClusterAccess) -> Repairer:
     """The repairer of a gateway, or of ``s3lite repair``, which shares its settings."""
-    relocator = ShardRelocator(
-        access.metadata,
-        access.registry,
-        access.nodes,
-        access.remover,
-        touch_seconds=config.gc_grace_seconds / 4,
-    )
     lease = Lease(access.database["leases"], "repair", LEASE_SECONDS, new_holder_name())
-    return Repairer(
-        config, access.metadata, access.registry, access.nodes, access.remover, relocator, lease
-    )
+    return Repairer(config, access, relocator_for(config, access), lease)
